@@ -1,0 +1,35 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+# Each creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= dist
+
+.PHONY: run build test lint context clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## run: build the knowledge graph into dist/ and print what was written
+run: $(BIN)/.installed
+	$(BIN)/juno-kg build --out $(OUT)
+
+build: run
+
+## test: the whole test suite (ruff included)
+test: $(BIN)/.installed
+	$(BIN)/ruff check juno_kg tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check juno_kg tests benchmarks
+
+## context: regenerate the shipped JSON-LD context from the ontology
+context: $(BIN)/.installed
+	$(BIN)/python -c "from juno_kg.write import write_shipped_context; write_shipped_context()"
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,162 @@
+"""The ``juno-kg`` command line: a thin shell over the library API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import formats
+from .config import BASE_ENV, GRAPH_NAMES, ROOT_ENV, Settings
+from .load import JunoKGError
+
+CONFORMS, NOT_CONFORMS, USAGE = 0, 1, 2
+
+
+class Group(click.Group):
+    """Turns library errors into a clear message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except JunoKGError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(USAGE)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar=ROOT_ENV,
+              help="Folder with ontology/, shapes/ and data/ (default: the embedded sources).")
+@click.option("--base", envvar=BASE_ENV, metavar="IRI",
+              help="Base IRI to publish under (default https://w3id.org/juno-kg/).")
+@click.version_option(package_name="juno-kg")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, base: str | None) -> None:
+    """Build, check and publish the Juno soundtrack knowledge graph.
+
+    \b
+    Example:
+        juno-kg build            # validate and write every format into dist/
+    """
+    ctx.obj = {"root": root, "base": base}
+
+
+def settings(ctx: click.Context) -> Settings:
+    return Settings.make(ctx.obj["root"], ctx.obj["base"])
+
+
+@cli.command()
+@click.option("--out", default="dist", show_default=True, type=click.Path(path_type=Path),
+              help="Folder to (re)place with the build output.")
+@click.pass_context
+def build(ctx: click.Context, out: Path) -> None:
+    """Validate the sources and write every format into OUT.
+
+    Nothing is written when a check fails (OUT stays as it was); exit 1.
+
+    \b
+    Example:
+        juno-kg build --out dist
+    """
+    from .write import build as run
+
+    result = run(out, settings(ctx))
+    if not result.ok:
+        click.echo(result.report.text(), err=True)
+        click.echo(f"\nbuild failed: nothing written; {out}/ left as it was", err=True)
+        ctx.exit(NOT_CONFORMS)
+    for path, size in result.files:
+        click.echo(f"{size:>9}  {out / path}")
+    click.echo(f"{result.report.summary()}; wrote {len(result.files)} files to {out}/")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "turtle", "json-ld"]),
+              default="text", show_default=True, help="Text for people, or the SHACL report graph.")
+@click.pass_context
+def validate(ctx: click.Context, fmt: str) -> None:
+    """Check the data against the SHACL shapes and violation queries.
+
+    Exit 0 when it conforms, 1 when it does not, 2 on a load error.
+
+    \b
+    Example:
+        juno-kg validate --format turtle > report.ttl
+    """
+    from .check import validate as run
+    from .load import load
+
+    report = run(load(settings(ctx)))
+    if fmt == "text":
+        click.echo(report.text())
+    else:
+        click.echo(report.report_graph.serialize(format=fmt))
+    ctx.exit(CONFORMS if report.conforms else NOT_CONFORMS)
+
+
+@cli.command()
+@click.option("--format", "fmt", required=True, metavar="NAME",
+              help=f"One of: {', '.join(formats.names())}.")
+@click.option("--graph", type=click.Choice(GRAPH_NAMES), help="Only this named graph.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: standard output).")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, graph: str | None, out: Path | None) -> None:
+    """Write the dataset, or one named graph, in one format.
+
+    \b
+    Example:
+        juno-kg export --format nquads > juno-kg.nq
+        juno-kg export --format turtle --graph article -o article.ttl
+    """
+    from .write import export as run
+
+    try:
+        formats.get(fmt)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--format") from None
+    data = run(fmt, graph, settings(ctx))
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(out)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Triples, subjects, classes and properties per named graph.
+
+    \b
+    Example:
+        juno-kg stats --json
+    """
+    from .enrich import enrich, statistics
+    from .load import load
+    from .write import dump_paths
+
+    sources = load(settings(ctx))
+    enrich(sources, dump_paths())
+    table = statistics(sources)
+    if as_json:
+        click.echo(json.dumps({name: {"triples": s.triples, "subjects": s.subjects,
+                                      "classes": s.classes, "properties": s.properties}
+                               for name, s in table.items()}, indent=2, sort_keys=True))
+        return
+    click.echo(f"{'graph':<12}{'triples':>9}{'subjects':>10}{'classes':>9}{'properties':>12}")
+    for name, s in table.items():
+        click.echo(f"{name:<12}{s.triples:>9}{s.subjects:>10}{len(s.classes):>9}"
+                   f"{len(s.properties):>12}")
+
+
+def main() -> None:
+    cli(prog_name="juno-kg")

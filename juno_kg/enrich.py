@@ -1,0 +1,283 @@
+"""Step 3 — enrich: the standard-vocabulary view (``inferred``) and VoID/DCAT (``meta``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+from rdflib.term import Node
+
+from . import __version__
+from .config import DATA_GRAPHS, GRAPH_NAMES
+from .formats import FORMATS
+from .load import STANDARD_PREFIXES, Sources
+
+VOID = Namespace(STANDARD_PREFIXES["void"])
+DCAT = Namespace(STANDARD_PREFIXES["dcat"])
+DCTERMS = Namespace(STANDARD_PREFIXES["dcterms"])
+PROV = Namespace(STANDARD_PREFIXES["prov"])
+SCHEMA = Namespace(STANDARD_PREFIXES["schema"])
+SD = Namespace(STANDARD_PREFIXES["sd"])
+FOAF = Namespace(STANDARD_PREFIXES["foaf"])
+
+#: Vocabularies whose terms the ``inferred`` graph materialises.
+STANDARD_VOCABULARIES = tuple(STANDARD_PREFIXES[p] for p in
+                              ("mo", "schema", "foaf", "dcterms", "prov", "skos"))
+DATA_LICENSE = URIRef("https://creativecommons.org/licenses/by-sa/4.0/")
+ARTICLE_URL = URIRef("https://en.wikipedia.org/wiki/Juno_(soundtrack)")
+DUMP_NAME = "juno-kg"
+
+
+def is_standard(term: Node) -> bool:
+    return isinstance(term, URIRef) and str(term).startswith(STANDARD_VOCABULARIES)
+
+
+def _closure(graph: Graph, start: URIRef, up: URIRef, same: URIRef) -> set[URIRef]:
+    """``start`` and everything above it via ``up`` (transitively) and ``same`` (both ways)."""
+    seen: set[URIRef] = set()
+    todo = [start]
+    while todo:
+        term = todo.pop()
+        if term in seen or not isinstance(term, URIRef):
+            continue
+        seen.add(term)
+        todo += list(graph.objects(term, up))
+        todo += list(graph.objects(term, same))
+        todo += list(graph.subjects(same, term))
+    return seen
+
+
+@dataclass
+class Alignment:
+    """What the ontology says each of our terms means in the standard vocabularies."""
+
+    ontology: Graph
+    _classes: dict[Node, set[URIRef]] = field(default_factory=dict)
+    _properties: dict[Node, set[URIRef]] = field(default_factory=dict)
+    _inverses: dict[Node, set[URIRef]] = field(default_factory=dict)
+
+    def classes(self, cls: Node) -> set[URIRef]:
+        if cls not in self._classes:
+            self._classes[cls] = {c for c in _closure(self.ontology, cls, RDFS.subClassOf,
+                                                      OWL.equivalentClass) if is_standard(c)}
+        return self._classes[cls]
+
+    def properties(self, prop: Node) -> set[URIRef]:
+        if prop not in self._properties:
+            self._properties[prop] = {
+                p for p in _closure(self.ontology, prop, RDFS.subPropertyOf,
+                                    OWL.equivalentProperty) if is_standard(p)}
+        return self._properties[prop]
+
+    def inverses(self, prop: Node) -> set[URIRef]:
+        """Standard properties that hold from object to subject when ``prop`` holds."""
+        if prop not in self._inverses:
+            found: set[URIRef] = set()
+            for p in _closure(self.ontology, prop, RDFS.subPropertyOf, OWL.equivalentProperty):
+                for q in [*self.ontology.objects(p, OWL.inverseOf),
+                          *self.ontology.subjects(OWL.inverseOf, p)]:
+                    found |= {r for r in _closure(self.ontology, q, RDFS.subPropertyOf,
+                                                  OWL.equivalentProperty) if is_standard(r)}
+            self._inverses[prop] = found
+        return self._inverses[prop]
+
+
+def materialise(sources: Sources) -> Graph:
+    """The ``inferred`` graph: standard-vocabulary triples implied by the data and alignment.
+
+    For every data triple, the standard superclasses of its types, the standard
+    superproperties (and standard inverses) of its property; plus ``schema:name`` from
+    ``rdfs:label`` for everything typed with a schema.org class. Triples already in the
+    data are left out, so the graph holds only what materialisation adds.
+    """
+    align = Alignment(sources.graph("ontology"))
+    data = Graph()
+    for name in DATA_GRAPHS:
+        data += sources.graph(name)
+    out = Graph()
+    for s, p, o in data:
+        if p == RDF.type:
+            for cls in align.classes(o):
+                out.add((s, RDF.type, cls))
+            continue
+        for q in align.properties(p):
+            if q != p:
+                out.add((s, q, o))
+        if isinstance(o, URIRef):
+            for q in align.inverses(p):
+                out.add((o, q, s))
+    typed_schema = {s for s, o in out.subject_objects(RDF.type) if str(o).startswith(str(SCHEMA))}
+    typed_schema |= {s for s, o in data.subject_objects(RDF.type) if str(o).startswith(str(SCHEMA))}
+    for s in typed_schema:
+        if (s, SCHEMA.name, None) not in data:
+            for label in data.objects(s, RDFS.label):
+                out.add((s, SCHEMA.name, label))
+    for triple in list(out):
+        if triple in data:
+            out.remove(triple)
+    return out
+
+
+@dataclass(frozen=True)
+class GraphStats:
+    triples: int
+    subjects: int
+    objects: int
+    classes: dict[str, int]  #: class IRI -> instances
+    properties: dict[str, int]  #: property IRI -> triples
+
+
+def graph_stats(graph: Graph) -> GraphStats:
+    classes = Counter(str(o) for o in graph.objects(None, RDF.type))
+    properties = Counter(str(p) for p in graph.predicates())
+    return GraphStats(len(graph), len(set(graph.subjects())), len(set(graph.objects())),
+                      dict(sorted(classes.items())), dict(sorted(properties.items())))
+
+
+def statistics(sources: Sources) -> dict[str, GraphStats]:
+    """Per named graph (those that exist) and for ``all`` of them together."""
+    out = {}
+    union = Graph()
+    for name in GRAPH_NAMES:
+        graph = sources.graph(name)
+        if len(graph):
+            out[name] = graph_stats(graph)
+            union += graph
+    out["all"] = graph_stats(union)
+    return out
+
+
+def _vocabulary(iri: str) -> str:
+    for sep in ("#", "/"):
+        if sep in iri:
+            return iri.rsplit(sep, 1)[0] + sep
+    return iri
+
+
+def _slug(iri: str, prefixes: dict[str, str]) -> str:
+    for prefix, ns in sorted(prefixes.items(), key=lambda x: -len(x[1])):
+        if iri.startswith(ns) and prefix:
+            return f"{prefix}-{iri[len(ns):]}"
+    return iri.rsplit("/", 1)[-1].replace("#", "-")
+
+
+def describe(sources: Sources, dump_files: list[str]) -> Graph:
+    """The ``meta`` graph: VoID + DCAT for the dataset and each named graph, and provenance.
+
+    ``dump_files`` are the paths (relative to the published root) of the dumps, for
+    ``void:dataDump`` and DCAT distributions. No timestamps: the build is deterministic.
+    """
+    base = sources.settings.base
+    dataset = URIRef(f"{base}dataset")
+    g = Graph()
+    stats = statistics(sources)
+    prefixes = {p: str(ns) for p, ns in sources.dataset.namespaces()}
+    g.add((dataset, RDF.type, VOID.Dataset))
+    g.add((dataset, RDF.type, DCAT.Dataset))
+    g.add((dataset, RDF.type, PROV.Entity))
+    g.add((dataset, DCTERMS.title, Literal("juno-kg: Music from the Motion Picture Juno as "
+                                            "linked data", lang="en")))
+    g.add((dataset, DCTERMS.description, Literal(
+        "The 2008 soundtrack album of the film Juno, its B-Sides, deluxe and promotional "
+        "releases, the people behind them, its Billboard 200 run and RIAA certification, "
+        "as RDF with every claim traced to its source.", lang="en")))
+    g.add((dataset, DCTERMS.license, DATA_LICENSE))
+    g.add((dataset, DCTERMS.source, ARTICLE_URL))
+    g.add((dataset, PROV.wasDerivedFrom, ARTICLE_URL))
+    g.add((dataset, DCTERMS.hasVersion, Literal(__version__)))
+    g.add((dataset, VOID.uriSpace, Literal(f"{base}id/")))
+    g.add((dataset, VOID.feature, URIRef("http://www.w3.org/ns/formats/N-Quads")))
+    everything = stats["all"]
+    g.add((dataset, VOID.triples, Literal(everything.triples, datatype=XSD.integer)))
+    g.add((dataset, VOID.distinctSubjects, Literal(everything.subjects, datatype=XSD.integer)))
+    g.add((dataset, VOID.distinctObjects, Literal(everything.objects, datatype=XSD.integer)))
+    g.add((dataset, VOID.classes, Literal(len(everything.classes), datatype=XSD.integer)))
+    g.add((dataset, VOID.properties, Literal(len(everything.properties), datatype=XSD.integer)))
+    entities = {s for s in sources.dataset.subjects() if str(s).startswith(f"{base}id/")}
+    g.add((dataset, VOID.entities, Literal(len(entities), datatype=XSD.integer)))
+    vocabularies = {_vocabulary(c) for c in everything.classes} | {
+        _vocabulary(p) for p in everything.properties}
+    for vocab in sorted(vocabularies):
+        g.add((dataset, VOID.vocabulary, URIRef(vocab)))
+    for album in sorted(set(sources.graph("inferred").subjects(RDF.type, SCHEMA.MusicAlbum))):
+        g.add((dataset, VOID.exampleResource, album))
+    for cls, count in everything.classes.items():
+        part = URIRef(f"{base}dataset/class/{_slug(cls, prefixes)}")
+        g.add((dataset, VOID.classPartition, part))
+        g.add((part, VOID["class"], URIRef(cls)))
+        g.add((part, VOID.entities, Literal(count, datatype=XSD.integer)))
+    for prop, count in everything.properties.items():
+        part = URIRef(f"{base}dataset/property/{_slug(prop, prefixes)}")
+        g.add((dataset, VOID.propertyPartition, part))
+        g.add((part, VOID.property, URIRef(prop)))
+        g.add((part, VOID.triples, Literal(count, datatype=XSD.integer)))
+    for name, gs in stats.items():
+        if name == "all":
+            continue
+        graph = URIRef(sources.settings.graph_iri(name))
+        g.add((dataset, VOID.subset, graph))
+        g.add((graph, RDF.type, VOID.Dataset))
+        g.add((graph, RDF.type, SD.Graph))
+        g.add((graph, RDF.type, PROV.Entity))
+        g.add((graph, DCTERMS.title, Literal(f"{name} graph", lang="en")))
+        g.add((graph, DCTERMS.description, Literal(GRAPH_DESCRIPTIONS[name], lang="en")))
+        g.add((graph, VOID.triples, Literal(gs.triples, datatype=XSD.integer)))
+        g.add((graph, VOID.classes, Literal(len(gs.classes), datatype=XSD.integer)))
+        g.add((graph, VOID.properties, Literal(len(gs.properties), datatype=XSD.integer)))
+        if name == "article":
+            g.add((graph, PROV.wasDerivedFrom, ARTICLE_URL))
+        if name == "inferred":
+            g.add((graph, PROV.wasDerivedFrom, URIRef(sources.settings.graph_iri("ontology"))))
+            for data in DATA_GRAPHS:
+                if data in stats:
+                    g.add((graph, PROV.wasDerivedFrom, URIRef(sources.settings.graph_iri(data))))
+    # the meta graph describes itself but cannot count its own triples
+    meta = URIRef(sources.settings.graph_iri("meta"))
+    g.add((dataset, VOID.subset, meta))
+    g.add((meta, RDF.type, SD.Graph))
+    g.add((meta, DCTERMS.title, Literal("meta graph", lang="en")))
+    g.add((meta, DCTERMS.description, Literal(GRAPH_DESCRIPTIONS["meta"], lang="en")))
+    for rel in sorted(dump_files):
+        fmt = _format_of(rel)
+        dump = URIRef(f"{base}{rel}")
+        g.add((dataset, VOID.dataDump, dump))
+        g.add((dataset, DCAT.distribution, dump))
+        g.add((dump, RDF.type, DCAT.Distribution))
+        g.add((dump, DCAT.downloadURL, dump))
+        g.add((dump, DCTERMS.license, DATA_LICENSE))
+        if fmt is not None:
+            g.add((dump, DCAT.mediaType,
+                   URIRef(f"https://www.iana.org/assignments/media-types/{fmt.media_type}")))
+            g.add((dump, DCTERMS["format"], Literal(fmt.media_type)))
+    return g
+
+
+def _format_of(path: str):
+    for fmt in FORMATS:
+        if path.endswith("." + fmt.extension):
+            return fmt
+    return None
+
+
+GRAPH_DESCRIPTIONS = {
+    "ontology": "The juno-kg music ontology and its alignment to standard vocabularies.",
+    "article": "Facts stated in the English Wikipedia article on the soundtrack, "
+               "each claim node citing the article section and the work it cites.",
+    "supplement": "Facts from other cited sources that the article does not state.",
+    "links": "Links from juno-kg resources to other datasets.",
+    "inferred": "Standard-vocabulary view (schema.org, Music Ontology, FOAF, DC Terms, "
+                "PROV-O, SKOS) materialised from the data and the ontology alignment.",
+    "meta": "VoID, DCAT and provenance descriptions of the dataset and its graphs.",
+}
+
+
+def enrich(sources: Sources, dump_files: list[str]) -> None:
+    """Add the ``inferred`` and ``meta`` graphs to ``sources.dataset`` (in place)."""
+    inferred = sources.graph("inferred")
+    inferred.remove((None, None, None))
+    inferred += materialise(sources)
+    meta = sources.graph("meta")
+    meta.remove((None, None, None))
+    meta += describe(sources, dump_files)
+    sources.dataset.bind("foaf", FOAF)

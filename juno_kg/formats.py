@@ -1,0 +1,45 @@
+"""The one registry of RDF formats: export, content negotiation and round-trip tests read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  #: short name used on the command line (``--format``)
+    media_type: str  #: IANA media type
+    extension: str  #: file extension, without the dot
+    rdflib: str  #: rdflib parser/serializer plugin name
+    oxigraph: str  #: pyoxigraph ``RdfFormat`` attribute name
+    quads: bool  #: carries named graphs
+    aliases: tuple[str, ...] = ()
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("turtle", "text/turtle", "ttl", "turtle", "TURTLE", False, ("ttl",)),
+    Format("ntriples", "application/n-triples", "nt", "nt", "N_TRIPLES", False, ("nt",)),
+    Format("jsonld", "application/ld+json", "jsonld", "json-ld", "JSON_LD", False,
+           ("json-ld",)),
+    Format("rdfxml", "application/rdf+xml", "rdf", "xml", "RDF_XML", False, ("xml", "rdf")),
+    Format("nquads", "application/n-quads", "nq", "nquads", "N_QUADS", True, ("nq",)),
+    Format("trig", "application/trig", "trig", "trig", "TRIG", True, ()),
+)
+
+
+def get(name: str) -> Format:
+    """The format called ``name`` (or one of its aliases, extension or media type)."""
+    key = name.strip().lower()
+    for fmt in FORMATS:
+        if key in (fmt.name, fmt.extension, fmt.media_type, *fmt.aliases):
+            return fmt
+    known = ", ".join(f.name for f in FORMATS)
+    raise KeyError(f"unknown format {name!r}; known formats: {known}")
+
+
+def names() -> list[str]:
+    return [f.name for f in FORMATS]
+
+
+def by_extension(ext: str) -> Format:
+    return get(ext.lstrip("."))

@@ -1,0 +1,243 @@
+"""Step 1 — load: ontology + data (+ shapes) into one rdflib Dataset, a named graph per source."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import BNode, Dataset, Graph, URIRef
+from rdflib.plugins.parsers.notation3 import BadSyntax
+
+from .config import DATA_GRAPHS, DEFAULT_BASE, Settings
+
+
+class JunoKGError(Exception):
+    """An error the user can act on; the CLI prints it without a traceback (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
+                 column: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = Path(path) if path else None
+        self.line = line
+        self.column = column
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = str(self.path)
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        text = f"{where}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+@dataclass
+class Sources:
+    """Everything loaded: the dataset, the shapes, and where each subject was written."""
+
+    settings: Settings
+    dataset: Dataset
+    shapes: Graph
+    violation_queries: list[Path]
+    origins: dict[URIRef, list[tuple[Path, int | None]]] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def graph(self, name: str) -> Graph:
+        return self.dataset.graph(URIRef(self.settings.graph_iri(name)))
+
+    def origin(self, node: object) -> str | None:
+        """``file:line`` of the first place ``node`` is described, if it came from a file."""
+        places = self.origins.get(node) if isinstance(node, URIRef) else None
+        if not places:
+            return None
+        path, line = places[0]
+        shown = _shown(path, self.settings.root)
+        return f"{shown}:{line}" if line else shown
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def new_dataset() -> Dataset:
+    ds = Dataset(default_union=True)
+    return ds
+
+
+def rebase_term(term, base: str):
+    """``term`` with the default base replaced by ``base`` (IRIs only; literals untouched)."""
+    if isinstance(term, URIRef) and base != DEFAULT_BASE and str(term).startswith(DEFAULT_BASE):
+        return URIRef(base + str(term)[len(DEFAULT_BASE):])
+    return term
+
+
+def rebase_graph(graph: Graph, base: str) -> Graph:
+    """A copy of ``graph`` with every IRI under the default base moved under ``base``."""
+    if base == DEFAULT_BASE:
+        return graph
+    out = Graph()
+    for prefix, ns in graph.namespaces():
+        out.bind(prefix, rebase_term(URIRef(ns), base), override=True, replace=True)
+    for s, p, o in graph:
+        out.add((rebase_term(s, base), rebase_term(p, base), rebase_term(o, base)))
+    return out
+
+
+def parse_file(path: Path, fmt: str = "turtle") -> Graph:
+    """Parse one source file, turning parser errors into a :class:`JunoKGError` with line/column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise JunoKGError(f"not UTF-8: {exc}", path=path,
+                          hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise JunoKGError(f"cannot read file: {exc.strerror}", path=path) from None
+    graph = Graph()
+    try:
+        graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+    except BadSyntax as exc:
+        line, column = _position(text, exc._i)  # noqa: SLF001 - rdflib keeps the offset here
+        raise JunoKGError(f"Turtle syntax error: {exc._why}", path=path, line=line,  # noqa: SLF001
+                          column=column,
+                          hint="fix the Turtle at that position; `juno-kg validate` re-checks it",
+                          ) from None
+    except Exception as exc:  # rdflib raises assorted errors for bad IRIs, literals, prefixes
+        line = _line_of_error(str(exc))
+        raise JunoKGError(f"cannot parse {fmt}: {exc}", path=path, line=line,
+                          hint="fix the file; it must be valid Turtle") from None
+    return graph
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    offset = max(0, min(offset, len(text)))
+    before = text[:offset]
+    line = before.count("\n") + 1
+    column = offset - (before.rfind("\n") + 1) + 1
+    return line, column
+
+
+def _line_of_error(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _subject_lines(path: Path, graph: Graph) -> dict[URIRef, int | None]:
+    """For each IRI subject of ``graph`` (parsed from ``path``), the first line naming it."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    prefixes = sorted(((str(ns), p) for p, ns in graph.namespaces() if p), key=lambda x: -len(x[0]))
+    found: dict[URIRef, int | None] = {}
+    for s in set(graph.subjects()):
+        if not isinstance(s, URIRef):
+            continue
+        tokens = [f"<{s}>"]
+        for ns, prefix in prefixes:
+            if str(s).startswith(ns):
+                tokens.append(f"{prefix}:{str(s)[len(ns):]}")
+        number = None
+        for i, text in enumerate(lines, 1):
+            stripped = text.lstrip()
+            if any(stripped.startswith(t) and stripped[len(t):len(t) + 1] in (" ", "\t", "")
+                   for t in tokens):
+                number = i
+                break
+        found[s] = number
+    return found
+
+
+def _files(folder: Path, pattern: str = "*.ttl") -> list[Path]:
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+
+def load(settings: Settings | None = None) -> Sources:
+    """Read ``ontology/``, ``data/<graph>/`` and ``shapes/`` under ``settings.root``.
+
+    Returns the dataset (one named graph per source folder, rebased to ``settings.base``),
+    the shapes graph, the violation queries and the origin of every subject.
+    Raises :class:`JunoKGError` for a missing folder or malformed file.
+    """
+    settings = settings or Settings.make()
+    root = settings.root
+    if not (root / "ontology").is_dir():
+        raise JunoKGError("no ontology/ folder here", path=root,
+                          hint="run from a checkout of juno-kg or pass --root DIR")
+    ds = new_dataset()
+    sources = Sources(settings, ds, Graph(), _files(root / "shapes", "*-violation.rq"))
+    plan: list[tuple[str, Path]] = [("ontology", p) for p in _files(root / "ontology")]
+    for name in DATA_GRAPHS:
+        plan += [(name, p) for p in _files(root / "data" / name)]
+    for name, path in plan:
+        parsed = parse_file(path)
+        _add(sources, name, path, parsed)
+    for path in _files(root / "shapes"):
+        shapes = rebase_graph(parse_file(path), settings.base)
+        for prefix, ns in shapes.namespaces():
+            sources.shapes.bind(prefix, ns, override=False)
+        sources.shapes += shapes
+        sources.files.append(path)
+    bind_prefixes(ds, settings)
+    return sources
+
+
+def _add(sources: Sources, name: str, path: Path, parsed: Graph) -> None:
+    origin_lines = _subject_lines(path, parsed) if path.suffix == ".ttl" else {}
+    parsed = rebase_graph(parsed, sources.settings.base)
+    target = sources.graph(name)
+    for prefix, ns in parsed.namespaces():
+        if prefix and not prefix.startswith("ns"):
+            sources.dataset.bind(prefix, ns, override=False)
+    for triple in parsed:
+        _check_no_bnode(triple, path)
+        target.add(triple)
+    for s, line in origin_lines.items():
+        sources.origins.setdefault(rebase_term(s, sources.settings.base), []).append((path, line))
+    sources.files.append(path)
+
+
+def _check_no_bnode(triple: tuple, path: Path) -> None:
+    if any(isinstance(t, BNode) for t in triple):
+        s, p, _ = triple
+        raise JunoKGError(f"blank node in published data (subject {s.n3()}, property {p.n3()})",
+                          path=path,
+                          hint="give the node an IRI under id/{kind}/{slug}; no blank nodes")
+
+
+STANDARD_PREFIXES = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "prov": "http://www.w3.org/ns/prov#",
+    "schema": "http://schema.org/",
+    "mo": "http://purl.org/ontology/mo/",
+    "vann": "http://purl.org/vocab/vann/",
+    "void": "http://rdfs.org/ns/void#",
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "sh": "http://www.w3.org/ns/shacl#",
+    "sd": "http://www.w3.org/ns/sparql-service-description#",
+}
+
+
+def bind_prefixes(graph: Graph, settings: Settings) -> None:
+    """Bind the standard prefixes and ours (``jk:`` and one per kind of thing)."""
+    for prefix, ns in STANDARD_PREFIXES.items():
+        graph.bind(prefix, ns, override=True, replace=True)
+    graph.bind("jk", settings.ontology_ns, override=True, replace=True)
+    graph.bind("jkg", f"{settings.base}graph/", override=True, replace=True)
+
+

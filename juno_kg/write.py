@@ -1,0 +1,321 @@
+"""Step 4 — write: every format from the one registry, deterministic bytes, atomic ``dist/``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from rdflib import OWL, RDF, RDFS, XSD, Dataset, Graph, URIRef
+from rdflib.term import Node
+
+from . import formats
+from .check import CheckReport, validate
+from .config import DEFAULT_BASE, GRAPH_NAMES, Settings
+from .enrich import DUMP_NAME, enrich
+from .load import STANDARD_PREFIXES, JunoKGError, Sources, bind_prefixes, load
+
+CONTEXT_FILE = "context.jsonld"
+
+
+# --------------------------------------------------------------------------- serialising
+
+def _key(term: Node) -> tuple[int, str]:
+    return (0 if isinstance(term, URIRef) else 1, term.n3())
+
+
+def sorted_graph(graph: Graph, namespaces: Graph | None = None) -> Graph:
+    """A copy of ``graph`` whose triples were added in sorted order (deterministic output)."""
+    out = Graph()
+    for prefix, ns in (namespaces or graph).namespaces():
+        out.bind(prefix, ns, override=True, replace=True)
+    for triple in sorted(graph, key=lambda t: tuple(_key(x) for x in t)):
+        out.add(triple)
+    return out
+
+
+def _sorted_lines(data: str) -> bytes:
+    lines = sorted({line for line in data.splitlines() if line.strip()})
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+
+
+def serialize_graph(graph: Graph, fmt: formats.Format, context: dict | None = None) -> bytes:
+    """``graph`` in ``fmt`` (a triple format), byte-identical for the same triples."""
+    if fmt.quads:
+        raise ValueError(f"{fmt.name} is a quad format; use serialize_dataset")
+    if fmt.name == "ntriples":
+        return _sorted_lines(graph.serialize(format="nt"))
+    if fmt.name == "jsonld":
+        return jsonld_bytes(compact_jsonld(graph, context or {}))
+    text = sorted_graph(graph).serialize(format=fmt.rdflib)
+    return text.encode("utf-8")
+
+
+def serialize_dataset(ds: Dataset, fmt: formats.Format, names: list[URIRef]) -> bytes:
+    """The named graphs ``names`` of ``ds`` in quad format ``fmt``, deterministic."""
+    if not fmt.quads:
+        raise ValueError(f"{fmt.name} is a triple format; use serialize_graph")
+    out = Dataset()
+    for prefix, ns in ds.namespaces():
+        out.bind(prefix, ns, override=True, replace=True)
+    for name in names:
+        target = out.graph(name)
+        for triple in sorted(ds.graph(name), key=lambda t: tuple(_key(x) for x in t)):
+            target.add(triple)
+    if fmt.name == "nquads":
+        return _sorted_lines(out.serialize(format="nquads"))
+    return out.serialize(format=fmt.rdflib).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- JSON-LD
+
+def make_context(ontology: Graph, namespaces: Graph, base: str = DEFAULT_BASE) -> dict:
+    """The JSON-LD context: prefixes, ``id``/``type`` aliases, a term per ontology property.
+
+    Object properties coerce to IRIs, datatype properties to their XSD range, so the
+    compacted JSON reads as plain JSON. The shipped ``juno_kg/context.jsonld`` is this
+    function's output for the default base (a test keeps them equal).
+    """
+    ns = f"{base}ontology#"
+    ctx: dict = {"@version": 1.1, "@vocab": ns, "@language": "en", "id": "@id", "type": "@type"}
+    ctx.update(STANDARD_PREFIXES)
+    for prefix, iri in sorted(namespaces.namespaces()):
+        if prefix and str(iri).startswith(base) and str(iri).endswith(("/", "#")):
+            ctx[prefix] = str(iri)
+    ctx["jk"] = ns
+    props = set(ontology.subjects(RDF.type, OWL.ObjectProperty)) | set(
+        ontology.subjects(RDF.type, OWL.DatatypeProperty)) | set(
+        ontology.subjects(RDF.type, RDF.Property))
+    for prop in sorted(props):
+        if not str(prop).startswith(ns):
+            continue
+        local = str(prop)[len(ns):]
+        if local in ctx:  # a prefix or alias of the same name wins; the key stays jk:local
+            continue
+        rng = ontology.value(prop, RDFS.range)
+        if (prop, RDF.type, OWL.ObjectProperty) in ontology:
+            ctx[local] = {"@id": f"jk:{local}", "@type": "@id"}
+        elif rng is not None and rng == RDF.langString:
+            ctx[local] = {"@id": f"jk:{local}"}
+        elif rng is not None and rng == XSD.string:
+            ctx[local] = {"@id": f"jk:{local}", "@language": None}
+        elif rng is not None and str(rng).startswith(str(XSD)):
+            ctx[local] = {"@id": f"jk:{local}", "@type": f"xsd:{str(rng)[len(str(XSD)):]}"}
+    for term, iri in (("label", "rdfs:label"), ("comment", "rdfs:comment")):
+        ctx.setdefault(term, {"@id": iri})
+    for term, iri in (("source", "dcterms:source"), ("wasDerivedFrom", "prov:wasDerivedFrom"),
+                      ("sameAs", "owl:sameAs"), ("seeAlso", "rdfs:seeAlso")):
+        ctx.setdefault(term, {"@id": iri, "@type": "@id"})
+    return {"@context": ctx}
+
+
+def shipped_context() -> dict:
+    """The context file shipped in the package."""
+    return json.loads(resources.files("juno_kg").joinpath(CONTEXT_FILE).read_text("utf-8"))
+
+
+def _no_fetch(url: str, options: dict | None = None) -> dict:
+    from pyld.jsonld import JsonLdError
+
+    raise JsonLdError(f"refusing to fetch {url}: juno-kg never loads remote documents",
+                      "jsonld.LoadDocumentError", code="loading document failed")
+
+
+def expanded_jsonld(graph: Graph) -> list:
+    """Expanded JSON-LD for ``graph`` (no context), from rdflib's serializer."""
+    return json.loads(sorted_graph(graph).serialize(format="json-ld"))
+
+
+def compact_jsonld(graph: Graph, context: dict) -> dict:
+    """``graph`` compacted with ``context`` by pyld (an independent JSON-LD processor)."""
+    from pyld import jsonld
+
+    doc = jsonld.compact(expanded_jsonld(graph), context,
+                         {"documentLoader": _no_fetch, "graph": True})
+    return canonical_json(doc)
+
+
+def frame_jsonld(graph: Graph, context: dict, frame_body: dict) -> dict:
+    from pyld import jsonld
+
+    frame = {**context, **frame_body}
+    doc = jsonld.frame(expanded_jsonld(graph), frame,
+                       {"documentLoader": _no_fetch, "embed": "@once", "omitGraph": False})
+    return canonical_json(doc)
+
+
+def canonical_json(value):
+    """Sort node arrays by ``@id``/``id`` and value arrays by their JSON (set semantics)."""
+    if isinstance(value, dict):
+        return {k: (v if k in ("@list", "@context") else canonical_json(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        items = [canonical_json(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    return value
+
+
+def jsonld_bytes(doc: dict) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- build
+
+@dataclass
+class BuildResult:
+    """What a build did: the check report and, when it conformed, the files written."""
+
+    report: CheckReport
+    out: Path
+    files: list[tuple[str, int]] = field(default_factory=list)  #: (relative path, bytes)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.conforms
+
+
+def graph_names(sources: Sources) -> list[URIRef]:
+    return [URIRef(sources.settings.graph_iri(n)) for n in GRAPH_NAMES
+            if len(sources.graph(n))]
+
+
+def union_graph(sources: Sources, names: tuple[str, ...] = GRAPH_NAMES) -> Graph:
+    union = Graph()
+    bind_prefixes(union, sources.settings)
+    for prefix, ns in sources.dataset.namespaces():
+        union.bind(prefix, ns, override=False)
+    for name in names:
+        union += sources.graph(name)
+    return union
+
+
+def dump_paths() -> list[str]:
+    """Paths (relative to ``dist/``) of the whole-dataset dumps, one per registry format."""
+    return [f"dumps/{DUMP_NAME}.{fmt.extension}" for fmt in formats.FORMATS]
+
+
+def render(sources: Sources) -> dict[str, bytes]:
+    """Every output file of a build, as relative path -> bytes (nothing touches the disk)."""
+    settings = sources.settings
+    enrich(sources, dump_paths())
+    bind_prefixes(sources.dataset, settings)
+    context = make_context(sources.graph("ontology"), sources.dataset, settings.base)
+    files: dict[str, bytes] = {CONTEXT_FILE: jsonld_bytes(context)}
+    union = union_graph(sources)
+    for fmt in formats.FORMATS:
+        path = f"dumps/{DUMP_NAME}.{fmt.extension}"
+        if fmt.quads:
+            files[path] = serialize_dataset(sources.dataset, fmt, graph_names(sources))
+        else:
+            files[path] = serialize_graph(union, fmt, context)
+    for name in GRAPH_NAMES:
+        graph = sources.graph(name)
+        if not len(graph):
+            continue
+        g = Graph()
+        bind_prefixes(g, settings)
+        for prefix, ns in sources.dataset.namespaces():
+            g.bind(prefix, ns, override=False)
+        g += graph
+        for fmt in formats.FORMATS:
+            if not fmt.quads:
+                files[f"dumps/graphs/{name}.{fmt.extension}"] = serialize_graph(g, fmt, context)
+    files["dumps/shapes.ttl"] = serialize_graph(sources.shapes, formats.get("turtle"))
+    files["void.ttl"] = files["dumps/graphs/meta.ttl"]
+    framed = frame_document(sources, context)
+    if framed is not None:
+        files[f"dumps/{DUMP_NAME}.framed.jsonld"] = jsonld_bytes(framed)
+    manifest = [{"path": p, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+                for p, b in sorted(files.items())]
+    files["SHA256SUMS"] = "".join(f"{m['sha256']}  {m['path']}\n" for m in manifest).encode()
+    files["manifest.json"] = jsonld_bytes({"base": settings.base, "files": manifest})
+    return files
+
+
+def frame_document(sources: Sources, context: dict) -> dict | None:
+    """The album at the top with its releases, people, chart run and sources nested."""
+    from .enrich import SCHEMA
+
+    albums = sorted(set(sources.graph("inferred").subjects(RDF.type, SCHEMA.MusicAlbum))
+                    | set(sources.dataset.subjects(RDF.type, SCHEMA.MusicAlbum)))
+    primary = [a for a in albums if str(a).endswith("/album/juno")] or albums
+    if not primary:
+        return None
+    data = union_graph(sources, ("article", "supplement", "links"))
+    return frame_jsonld(data, context, {"@id": str(primary[0])})
+
+
+def write_files(files: dict[str, bytes], out: Path) -> None:
+    """Write ``files`` to ``out`` atomically: a complete new folder, or ``out`` untouched."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for rel, data in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists():
+            old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(out: str | Path = "dist", settings: Settings | None = None) -> BuildResult:
+    """Load, check, enrich and write every output into ``out``.
+
+    On a violation nothing is written (``out`` is left as it was) and the result's
+    report says why; load errors raise :class:`JunoKGError`.
+    """
+    sources = load(settings)
+    report = validate(sources)
+    result = BuildResult(report, Path(out))
+    if not report.conforms:
+        return result
+    files = render(sources)
+    write_files(files, Path(out))
+    result.files = sorted((p, len(b)) for p, b in files.items())
+    return result
+
+
+def export(fmt: str, graph: str | None = None, settings: Settings | None = None) -> bytes:
+    """The dataset (or one named graph) in format ``fmt``, as a build would write it."""
+    fmt_ = formats.get(fmt)
+    sources = load(settings)
+    enrich(sources, dump_paths())
+    bind_prefixes(sources.dataset, sources.settings)
+    context = make_context(sources.graph("ontology"), sources.dataset, sources.settings.base)
+    if graph is not None and graph not in GRAPH_NAMES:
+        raise JunoKGError(f"unknown graph {graph!r}; graphs: {', '.join(GRAPH_NAMES)}")
+    if fmt_.quads:
+        names = graph_names(sources)
+        if graph is not None:
+            names = [URIRef(sources.settings.graph_iri(graph))]
+        return serialize_dataset(sources.dataset, fmt_, names)
+    target = union_graph(sources, (graph,) if graph else GRAPH_NAMES)
+    return serialize_graph(target, fmt_, context)
+
+
+def context_for(settings: Settings | None = None) -> dict:
+    """The JSON-LD context generated from the ontology for ``settings`` (default base)."""
+    sources = load(settings)
+    bind_prefixes(sources.dataset, sources.settings)
+    return make_context(sources.graph("ontology"), sources.dataset, sources.settings.base)
+
+
+def write_shipped_context() -> Path:
+    """Regenerate ``juno_kg/context.jsonld`` (``make context``) after an ontology change."""
+    path = Path(__file__).with_name(CONTEXT_FILE)
+    path.write_bytes(jsonld_bytes(context_for(Settings.make(base=DEFAULT_BASE))))
+    return path

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from juno_kg import Settings, build, load
+from juno_kg.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, **kwargs):
+    """Drive the CLI in-process, as a user would from a shell."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+
+def run_module(*args: str, env: dict | None = None, cwd: Path | None = None):
+    """``python -m juno_kg ARGS`` in a subprocess (for what must hold across processes)."""
+    return subprocess.run([sys.executable, "-m", "juno_kg", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd or ROOT, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """One build of the shipped sources (the default base), shared by the read-only tests."""
+    out = tmp_path_factory.mktemp("build") / "dist"
+    result = build(out, Settings.make(ROOT))
+    assert result.ok, result.report.text()
+    return out
+
+
+@pytest.fixture(scope="session")
+def sources():
+    return load(Settings.make(ROOT))
+
+
+@pytest.fixture
+def source_copy(tmp_path) -> Path:
+    """A writable copy of ontology/, shapes/ and data/ to break on purpose."""
+    root = tmp_path / "src"
+    for name in ("ontology", "shapes", "data"):
+        shutil.copytree(ROOT / name, root / name)
+    return root

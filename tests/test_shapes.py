@@ -1,0 +1,99 @@
+"""The data contract: shipped data conforms; every shape and violation query bites.
+
+Each ``tests/shapes/invalid/*.ttl`` is a small graph, validated with the ontology, that
+starts with lines ``# expect: SEVERITY COMPONENT PATH`` (component as a CURIE or the
+violation query's file name; path as a CURIE or ``-``). Every expected finding must be
+reported, and every reported Violation must be expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import RDF, Graph, Namespace
+
+from juno_kg import Settings
+from juno_kg.check import validate, validate_file
+
+from .conftest import ROOT, run_cli
+
+SH = Namespace("http://www.w3.org/ns/shacl#")
+INVALID = sorted((ROOT / "tests" / "shapes" / "invalid").glob("*.ttl"))
+
+
+def expectations(path: Path) -> list[tuple[str, str, str]]:
+    out = []
+    for line in path.read_text("utf-8").splitlines():
+        if line.startswith("# expect:"):
+            severity, component, rpath = line.split(":", 1)[1].split()
+            out.append((severity, component, rpath))
+    return out
+
+
+def found(report) -> list[tuple[str, str, str]]:
+    return [(r.severity, r.component, report.curie(r.path)) for r in report.results]
+
+
+def test_the_shipped_data_conforms(sources):
+    report = validate(sources)
+    assert report.conforms, report.text()
+    assert report.count("Violation") == 0
+
+
+def test_validate_command_exit_codes(source_copy):
+    assert run_cli("validate").exit_code == 0
+    turtle = run_cli("validate", "--format", "turtle")
+    report = Graph().parse(data=turtle.output, format="turtle")
+    assert (None, RDF.type, SH.ValidationReport) in report
+    bad = source_copy / "data" / "article" / "zz-bad.ttl"
+    bad.write_text("<https://w3id.org/juno-kg/id/person/nobody> "
+                   "<https://w3id.org/juno-kg/ontology#notAProperty> 1 .\n", "utf-8")
+    result = run_cli("--root", str(source_copy), "validate")
+    assert result.exit_code == 1
+    assert "data/article/zz-bad.ttl" in result.output, "the report names the data file"
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_example_produces_exactly_its_expected_findings(path):
+    expected = expectations(path)
+    assert expected, f"{path.name} has no '# expect:' line"
+    report = validate_file(path, Settings.make(ROOT))
+    got = found(report)
+    for item in expected:
+        assert item in got, f"{path.name}: expected {item}, got {got}\n{report.text()}"
+    unexpected = [g for g in got if g[0] == "Violation" and g not in expected]
+    assert not unexpected, f"{path.name}: unexpected {unexpected}\n{report.text()}"
+    if any(sev == "Violation" for sev, _, _ in expected):
+        assert not report.conforms
+
+
+def test_every_shape_and_violation_query_has_a_failing_example(sources):
+    bitten: set[str] = set()
+    for path in INVALID:
+        report = validate_file(path, Settings.make(ROOT))
+        for r in report.results:
+            if r.node_shape is not None:
+                bitten.add(str(r.node_shape))
+            else:
+                bitten.add(r.component)
+    shapes = sources.shapes
+    node_shapes = {str(s) for s in shapes.subjects(RDF.type, SH.NodeShape)}
+    queries = {p.name for p in sources.violation_queries}
+    missing = sorted((node_shapes | queries) - bitten)
+    assert not missing, f"no failing example for: {missing}"
+
+
+def test_every_class_of_the_ontology_has_a_shape(sources):
+    from rdflib import OWL
+
+    onto = sources.graph("ontology")
+    ns = sources.settings.ontology_ns
+    classes = {c for c in onto.subjects(RDF.type, OWL.Class) if str(c).startswith(ns)}
+    targeted = set(sources.shapes.objects(None, SH.targetClass))
+    assert not sorted(classes - targeted)
+
+
+def test_shapes_use_every_severity_on_purpose(sources):
+    severities = set(sources.shapes.objects(None, SH.severity))
+    assert SH.Warning in severities
