@@ -158,5 +158,63 @@ def stats(ctx: click.Context, as_json: bool) -> None:
                    f"{len(s.properties):>12}")
 
 
+@cli.command()
+@click.option("--out", default="dist", show_default=True, type=click.Path(path_type=Path),
+              help="Folder to (re)place with the site: pages, data, dumps, conneg config.")
+@click.pass_context
+def publish(ctx: click.Context, out: Path) -> None:
+    """Write the static Linked Data site (and the dumps) into OUT, ready to deploy.
+
+    Works from any static host and from file:// (relative links); .htaccess and
+    nginx.conf in OUT do the content negotiation on Apache and nginx.
+
+    \b
+    Example:
+        juno-kg publish --out site && xdg-open site/index.html
+    """
+    from .site import publish as run
+
+    result = run(out, settings(ctx))
+    if not result.ok:
+        click.echo(result.report.text(), err=True)
+        click.echo(f"\npublish failed: nothing written; {out}/ left as it was", err=True)
+        ctx.exit(NOT_CONFORMS)
+    pages = sum(1 for path, _ in result.files if path.startswith("page/"))
+    click.echo(f"wrote {len(result.files)} files ({pages} resource pages) to {out}/; "
+               f"open {out / 'index.html'}")
+
+
+@cli.command()
+@click.option("--dist", default="dist", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="A build folder to serve.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--timeout", type=float, envvar="JUNO_KG_QUERY_TIMEOUT", metavar="SECONDS",
+              help="Per-query time limit [default: 10].")
+@click.option("--max-rows", type=click.IntRange(1), envvar="JUNO_KG_MAX_ROWS",
+              help="Cap on result rows (or triples) [default: 10000].")
+@click.option("--max-request-bytes", type=click.IntRange(64), envvar="JUNO_KG_MAX_REQUEST_BYTES",
+              help="Cap on query text / request body size [default: 32768].")
+@click.option("--workers", type=click.IntRange(1), envvar="JUNO_KG_WORKERS",
+              help="Query worker processes [default: 2].")
+def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int | None,
+          max_request_bytes: int | None, workers: int | None) -> None:
+    """Serve a build: pages, 303 content negotiation for /id/…, and /sparql.
+
+    \b
+    Example:
+        juno-kg build && juno-kg serve --port 8000
+        curl -L -H 'Accept: text/turtle' http://127.0.0.1:8000/id/person/kimya-dawson
+    """
+    try:
+        from .serve import Limits
+        from .serve import serve as run
+    except ImportError as exc:
+        raise click.UsageError(f"{exc.name} is missing: pip install 'juno-kg[serve]'") from None
+    limits = Limits.from_env(timeout=timeout, max_rows=max_rows, max_request=max_request_bytes,
+                             workers=workers)
+    run(dist, host, port, limits, echo=click.echo)
+
+
 def main() -> None:
     cli(prog_name="juno-kg")

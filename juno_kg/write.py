@@ -229,6 +229,9 @@ def render(sources: Sources) -> dict[str, bytes]:
     framed = frame_document(sources, context)
     if framed is not None:
         files[f"dumps/{DUMP_NAME}.framed.jsonld"] = jsonld_bytes(framed)
+    from .site import render_site  # the Linked Data site: pages, per-resource data, conneg
+
+    files.update(render_site(sources, context, files["void.ttl"]))
     manifest = [{"path": p, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
                 for p, b in sorted(files.items())]
     files["SHA256SUMS"] = "".join(f"{m['sha256']}  {m['path']}\n" for m in manifest).encode()
