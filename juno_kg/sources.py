@@ -181,6 +181,10 @@ def load(settings: Settings | None = None) -> Sources:
     for name, path in plan:
         parsed = parse_file(path)
         _add(sources, name, path, parsed)
+    from .links import links_graph  # the SSSOM mapping tables become the links graph
+
+    for path in _files(root / "data" / "links", "*.sssom.tsv"):
+        _add(sources, "links", path, links_graph(path))
     for path in _files(root / "shapes"):
         shapes = rebase_graph(parse_file(path), settings.base)
         for prefix, ns in shapes.namespaces():
@@ -197,7 +201,9 @@ def _add(sources: Sources, name: str, path: Path, parsed: Graph) -> None:
     target = sources.graph(name)
     for prefix, ns in parsed.namespaces():
         if prefix and not prefix.startswith("ns"):
-            sources.dataset.bind(prefix, ns, override=False)
+            # our own kinds (album:, org:, format: ...) win over rdflib's default prefixes
+            ours = str(ns).startswith(sources.settings.base)
+            sources.dataset.bind(prefix, ns, override=ours, replace=ours)
     for triple in parsed:
         _check_no_bnode(triple, path)
         target.add(triple)
