@@ -10,7 +10,7 @@ from rdflib.namespace import NamespaceManager
 from rdflib.term import Node
 
 from .config import DATA_GRAPHS, Settings
-from .load import JunoKGError, Sources, bind_prefixes, load, parse_file
+from .sources import JunoKGError, Sources, bind_prefixes, load, parse_file
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 SEVERITIES = ("Violation", "Warning", "Info")
@@ -79,6 +79,8 @@ class CheckReport:
 def data_union(sources: Sources, graphs: tuple[str, ...] = ("ontology", *DATA_GRAPHS)) -> Graph:
     """One graph holding the ontology and every data graph: what the shapes are run on."""
     union = Graph()
+    for prefix, ns in sources.dataset.namespaces():
+        union.bind(prefix, ns, override=True, replace=True)
     bind_prefixes(union, sources.settings)
     for name in graphs:
         union += sources.graph(name)

@@ -1,0 +1,188 @@
+"""Coverage: the article's facts, sentence by sentence, are in the data and typed correctly.
+
+Each entry is one fact of the source article as a SPARQL pattern that must match the
+``article`` graph. Prose is not copied; the facts are.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rdflib import XSD, Literal, URIRef
+
+PREFIXES = """
+PREFIX jk: <https://w3id.org/juno-kg/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX schema: <http://schema.org/>
+PREFIX id: <https://w3id.org/juno-kg/id/>
+"""
+A = "https://w3id.org/juno-kg/graph/article"
+
+FACTS = {
+    # lead and categories
+    "album title": '?a jk:title "Music from the Motion Picture Juno"',
+    "released 2008-01-08": '?a jk:firstReleaseDate "2008-01-08"^^xsd:date . '
+                           '?r jk:releaseOf ?a ; jk:releaseDate "2008-01-08"^^xsd:date',
+    "soundtrack of the film Juno": '?a jk:soundtrackOf ?f . ?f jk:title "Juno"',
+    "the film won an Academy Award": '?f jk:title "Juno" ; jk:wonAward ?w . ?w jk:name ?n '
+                                     'FILTER(CONTAINS(?n, "Academy Award"))',
+    "nine Wikipedia categories": '{ SELECT (COUNT(DISTINCT ?c) AS ?n) '
+                                 '{ ?x jk:inCategory ?c } } FILTER(?n = 9)',
+    "English language": '?a jk:title "Music from the Motion Picture Juno" ; jk:language ?l . '
+                        '?l jk:languageCode "en"',
+    "indie rock": '?a jk:genre ?g . ?g skos:prefLabel ?gl FILTER(LCASE(STR(?gl)) = "indie rock")',
+    "Rhino label": '?r jk:releaseOf ?a ; jk:recordLabel ?l . ?l jk:name ?n '
+                   'FILTER(CONTAINS(?n, "Rhino"))',
+    # background
+    "Kimya Dawson and her bands are featured": '?a jk:featuresArtist ?k, ?ap, ?mp . '
+        '?k jk:name "Kimya Dawson" . ?ap jk:name "Antsy Pants" ; jk:hasMember ?k . '
+        '?mp jk:name "The Moldy Peaches" ; jk:hasMember ?k',
+    "Elliot Page, credited as Ellen Page": '?p jk:name "Elliot Page" ; jk:creditedAs "Ellen Page"',
+    "Page is the lead actress": '?role jk:roleHolder ?p ; jk:roleType ?t . '
+                                '?p jk:name "Elliot Page" . ?t skos:prefLabel ?tl '
+                                'FILTER(CONTAINS(LCASE(STR(?tl)), "lead"))',
+    "liner notes by Reitman dated 2007-11-04": '?s a jk:LinerNotes ; jk:author ?r ; '
+        'jk:publicationDate "2007-11-04"^^xsd:date ; jk:title ?t . ?r jk:name "Jason Reitman"',
+    "Reitman asked Page before shooting": '?e jk:agent ?r ; jk:recipient ?p ; jk:phase ?ph . '
+        '?r jk:name "Jason Reitman" . ?p jk:name "Elliot Page" . ?ph skos:prefLabel ?l '
+        'FILTER(CONTAINS(LCASE(STR(?l)), "before"))',
+    "Page answered The Moldy Peaches": '?q jk:quotedText ?t ; jk:spokenBy ?p . '
+        '?p jk:name "Elliot Page" FILTER(STR(?t) = "The Moldy Peaches")',
+    "Reitman and Cody discussed a song": '?e jk:agent ?r, ?c . ?r jk:name "Jason Reitman" . '
+                                         '?c jk:name "Diablo Cody"',
+    "Dawson sent her work": '?e jk:agent ?k ; jk:recipient ?r ; jk:resultedIn ?a . '
+                            '?k jk:name "Kimya Dawson" . ?r jk:name "Jason Reitman"',
+    "glam rock considered and rejected": '?e jk:concerns ?g ; jk:rejectionReason ?why . '
+                                         '?g skos:prefLabel ?l FILTER(CONTAINS(LCASE(STR(?l)), '
+                                         '"glam"))',
+    "temp score with Yo La Tengo replacing it": '?e jk:concerns ?y ; jk:replaces ?old . '
+                                                '?y jk:name "Yo La Tengo"',
+    "contacted Dawson after Anyone Else but You": '?c jk:recipient ?k ; jk:precededBy ?h . '
+        '?k jk:name "Kimya Dawson" . ?h jk:concerns ?rec . ?rec jk:title "Anyone Else but You"',
+    "screenplay condition, then solo albums": '?c jk:requires ?s . ?s a jk:Screenplay . '
+                                              '?n jk:precededBy ?c ; jk:agent ?k . '
+                                              '?k jk:name "Kimya Dawson"',
+    "Rolling Stone 1046, 2008-02-24, p. 16": '?art jk:page ?pg ; jk:inIssue ?i . '
+        '?i jk:issueNumber ?num ; jk:publicationDate "2008-02-24"^^xsd:date '
+        'FILTER(STR(?num) = "1046" && STR(?pg) = "16")',
+    "cover by Cera and Page of The Moldy Peaches' song": '?c jk:coverOf ?o ; jk:byArtist ?m, ?p ;'
+        ' jk:recordingOf ?s . ?o jk:recordingOf ?s ; jk:byArtist ?mp . '
+        '?m jk:name "Michael Cera" . ?p jk:name "Elliot Page" . ?mp jk:name "The Moldy Peaches"',
+    "recorded on the last day of filming in Vancouver": '?c jk:recordedAt ?e . '
+        '?e jk:place ?v ; jk:phase ?ph . ?v jk:name "Vancouver"',
+    "Dawson coached the duo in rehearsal": '?e jk:agent ?k ; jk:recipient ?m, ?p ; jk:phase ?ph .'
+        ' ?k jk:name "Kimya Dawson" . ?m jk:name "Michael Cera" . ?p jk:name "Elliot Page"',
+    "Dawson's remark": '?q jk:spokenBy ?k ; jk:quotedText ?t . ?k jk:name "Kimya Dawson" '
+                       'FILTER(CONTAINS(STR(?t), "sing it better"))',
+    # songs used in the film and promotion
+    "Gilberto and Los Panchos recordings later on B-Sides": '?b jk:title '
+        '"Juno B-Sides: Almost Adopted Songs" ; jk:includesRecording ?g, ?t . '
+        '?g jk:byArtist ?ag . ?ag jk:name "Astrud Gilberto" . '
+        '?t jk:byArtist ?at . ?at jk:name "Trio Los Panchos"',
+    "incidental score in the trailers": '?r jk:usedInTrailerOf ?f . FILTER NOT EXISTS '
+                                        '{ ?r jk:byArtist ?x }',
+    # chart run and certification
+    "Billboard 200 weeks 8, 3, 2, 1, 2": '{ SELECT (GROUP_CONCAT(STR(?pos); separator=",") AS ?s)'
+        ' { { SELECT ?pos { ?run jk:weeklyPosition ?w . ?w jk:week ?n ; jk:position ?pos } '
+        'ORDER BY ?n } } } FILTER(?s = "8,3,2,1,2")',
+    "number one in the issue dated 2008-02-09 with 65,000 copies": '?w jk:position 1 ; '
+        'jk:issueDate "2008-02-09"^^xsd:date ; jk:copiesSold 65000',
+    "one week at number one": '?run jk:weeksAtNumberOne 1 ; jk:peakPosition 1',
+    "RIAA platinum in the US, over 1,000,000": '?c jk:certifiedBy ?riaa ; jk:units 1000000 ; '
+        'jk:country ?us ; jk:certificationLevel ?lvl ; dcterms:source ?src . '
+        '?lvl skos:prefLabel ?l FILTER(CONTAINS(LCASE(STR(?l)), "platinum"))',
+    "RIAA database page accessed 2011-02-20": '?src jk:title "Gold & Platinum - February 19, 2011"'
+                                              ' ; jk:accessDate "2011-02-20"^^xsd:date ; jk:url ?u',
+    "first soundtrack at No. 1 since High School Musical 2 (2007-09)": '?m jk:firstSince ?h ; '
+        'jk:previousOccurrence "2007-09"^^xsd:gYearMonth ; dcterms:source ?b . '
+        '?b jk:author ?k . ?k jk:name "Katie Hasty"',
+    "first number-one album for Rhino": '?m jk:forLabel ?l ; jk:achievedBy ?a',
+    "first Fox No. 1 soundtrack since Titanic (1997)": '?m jk:forStudio ?fox ; jk:firstSince ?t ;'
+        ' jk:previousOccurrence "1997"^^xsd:gYear . ?t jk:title "Titanic"',
+    "Billboard article 2008-01-30, accessed 2008-01-30": '?b a jk:NewsArticle ; '
+        'jk:publicationDate "2008-01-30"^^xsd:date ; jk:accessDate "2008-01-30"^^xsd:date ; '
+        'jk:title ?t ; jk:url ?u ; jk:publisher ?p',
+    # B-Sides
+    "B-Sides on 2008-04-08, iTunes Store exclusive": '?r jk:releaseDate "2008-04-08"^^xsd:date ;'
+        ' jk:exclusiveTo ?s . ?s jk:name "iTunes Store"',
+    "B-Sides to other providers on 2008-05-13": '?r jk:releaseDate "2008-05-13"^^xsd:date ; '
+                                                'jk:widensRelease ?first',
+    "fanfare version by Dawson and Messina, pre-empted by The Simpsons Movie": '?r jk:byArtist '
+        '?k, ?m ; jk:recordingOf ?fan . ?m jk:name "Mateo Messina" . ?e jk:concerns ?r ; '
+        'jk:preemptedBy ?s . ?s jk:sungByCharacter ?w . ?w jk:name "Ralph Wiggum"',
+    "a song sung by Juno (Page) in a deleted scene": '?r jk:sungByCharacter ?j ; '
+        'jk:inDeletedSceneOf ?f ; jk:byArtist ?p . ?p jk:name "Elliot Page"',
+    "B-Sides digital format credit, Los Angeles, Rhino Records, 2008": '?s a '
+        'jk:DigitalPublication ; jk:publicationYear "2008"^^xsd:gYear ; jk:placeOfPublication ?la'
+        ' . ?la jk:name "Los Angeles"',
+    # deluxe edition and mix CD
+    "two-disc deluxe edition on 2008-11-18": '?r jk:releaseDate "2008-11-18"^^xsd:date ; '
+        'jk:discCount 2 ; jk:disc ?d1, ?d2 . ?d1 jk:discNumber 1 ; jk:containsAllTracksOf ?a . '
+        '?d2 jk:discNumber 2 ; jk:containsAllTracksOf ?b . ?b jk:title '
+        '"Juno B-Sides: Almost Adopted Songs"',
+    "official soundtrack site, Rhino.com, accessed 2011-02-20": '?s a jk:Website ; jk:url '
+        '<http://www.rhino.com/juno/> ; jk:accessDate "2011-02-20"^^xsd:date',
+    "Juno's Mix CD with initial Wal-Mart DVDs, one exclusive": '?r jk:releaseOf ?m ; '
+        'jk:bundledWith ?dvd ; jk:availableFrom ?w ; jk:initialCopiesOnly true . '
+        '?w jk:name "Wal-Mart" . ?m jk:exclusiveTrackCount 1 ; jk:includesMaterialFrom ?b',
+}
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_the_article_fact_is_in_the_data(sources, fact):
+    query = f"{PREFIXES}\nASK {{ GRAPH <{A}> {{ {FACTS[fact]} }} }}"
+    assert sources.dataset.query(query).askAnswer, fact
+
+
+def test_dates_are_dates_and_counts_are_integers(sources):
+    graph = sources.graph("article")
+    date_props = ("releaseDate", "firstReleaseDate", "issueDate", "publicationDate",
+                  "accessDate")
+    int_types = (XSD.integer, XSD.nonNegativeInteger, XSD.positiveInteger)
+    int_props = ("position", "week", "copiesSold", "units", "peakPosition", "weeksAtNumberOne",
+                 "discCount", "discNumber", "chartSize")
+    ns = "https://w3id.org/juno-kg/ontology#"
+    for _, p, o in graph:
+        local = str(p)[len(ns):] if str(p).startswith(ns) else None
+        if local in date_props:
+            assert isinstance(o, Literal) and o.datatype == XSD.date, (p, o)
+        if local in int_props:
+            assert isinstance(o, Literal) and o.datatype in int_types, (p, o)
+
+
+def test_every_claim_node_cites_the_article_section(sources):
+    graph = sources.graph("article")
+    prov = URIRef("http://www.w3.org/ns/prov#wasDerivedFrom")
+    ns = "https://w3id.org/juno-kg/ontology#"
+    claims = ("ChartPosition", "ChartRun", "Certification", "Release", "ChartMilestone",
+              "ProductionEvent", "RecordingSession", "FilmRole", "Quotation")
+    rdf_type = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    for cls in claims:
+        nodes = set(graph.subjects(rdf_type, URIRef(ns + cls)))
+        assert nodes, cls
+        for node in nodes:
+            assert list(graph.objects(node, prov)), f"{node} has no prov:wasDerivedFrom"
+
+
+SCHEMA_ONLY = """
+PREFIX schema: <http://schema.org/>
+SELECT ?album ?name ?date ?label ?labelName WHERE {
+  ?album a schema:MusicAlbum ; schema:name ?name ; schema:albumRelease ?release .
+  ?release schema:datePublished ?date ; schema:recordLabel ?label .
+  ?label schema:name ?labelName .
+  FILTER(STR(?name) = "Music from the Motion Picture Juno")
+} ORDER BY ?date
+"""
+
+
+def test_a_schema_org_only_query_finds_album_date_and_label(sources):
+    from juno_kg.enrich import materialise
+
+    view = materialise(sources)  # the inferred graph, without the jk: data
+    rows = list(view.query(SCHEMA_ONLY))
+    assert rows, "schema.org view lacks the album, its release date or its label"
+    assert str(rows[0].date) == "2008-01-08"
+    assert "Rhino" in str(rows[0].labelName)
