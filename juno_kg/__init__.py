@@ -9,10 +9,25 @@ The library API follows the build's one direction of flow::
 
 __version__ = "0.1.0"
 
-from .check import CheckReport, validate  # noqa: E402
 from .config import DEFAULT_BASE, Settings  # noqa: E402
-from .load import JunoKGError, Sources, load  # noqa: E402
-from .write import BuildResult, build, export  # noqa: E402
+from .query import query  # noqa: E402  (light: pyoxigraph only; rdflib loads when used)
+
+# The rest is imported on first use (PEP 562), so that `import juno_kg` and a cold
+# `juno-kg query` do not pay for rdflib and pySHACL. Add new API names here.
+_LAZY = {"CheckReport": "check", "validate": "check", "JunoKGError": "sources",
+         "Sources": "sources", "load": "sources", "BuildResult": "write", "build": "write",
+         "export": "write"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BASE",
@@ -25,5 +40,6 @@ __all__ = [
     "build",
     "export",
     "load",
+    "query",
     "validate",
 ]

@@ -10,9 +10,16 @@ import click
 
 from . import formats
 from .config import BASE_ENV, GRAPH_NAMES, ROOT_ENV, Settings
-from .load import JunoKGError
 
 CONFORMS, NOT_CONFORMS, USAGE = 0, 1, 2
+
+
+def _library_error() -> type[Exception]:
+    """JunoKGError, imported only when an exception is being handled: importing load (and
+    so rdflib) up front would slow every command, `juno-kg query` most of all."""
+    from .sources import JunoKGError
+
+    return JunoKGError
 
 
 class Group(click.Group):
@@ -21,7 +28,7 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except JunoKGError as exc:
+        except _library_error() as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except ValueError as exc:
@@ -89,7 +96,7 @@ def validate(ctx: click.Context, fmt: str) -> None:
         juno-kg validate --format turtle > report.ttl
     """
     from .check import validate as run
-    from .load import load
+    from .sources import load
 
     report = run(load(settings(ctx)))
     if fmt == "text":
@@ -141,7 +148,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         juno-kg stats --json
     """
     from .enrich import enrich, statistics
-    from .load import load
+    from .sources import load
     from .write import dump_paths
 
     sources = load(settings(ctx))
@@ -156,6 +163,58 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     for name, s in table.items():
         click.echo(f"{name:<12}{s.triples:>9}{s.subjects:>10}{len(s.classes):>9}"
                    f"{len(s.properties):>12}")
+
+
+@cli.command("query")
+@click.argument("source", metavar="NAME|FILE|-")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Bind a parameter (repeatable): an IRI, prefix:local, or a literal.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "xml", "ttl",
+              "jsonld", "nt"]), help="table|csv|tsv|json|xml for SELECT/ASK (default table); "
+              "ttl|jsonld|nt for CONSTRUCT/DESCRIBE (default ttl).")
+@click.option("--endpoint", metavar="URL", help="Ask this SPARQL 1.1 endpoint instead.")
+@click.option("--engine", type=click.Choice(["oxigraph", "rdflib"]), default="oxigraph",
+              show_default=True, help="In-process engine.")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Build folder or N-Quads file (default: ./dist if built, else the sources).")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for an endpoint.")
+@click.pass_context
+def query_command(ctx: click.Context, source: str, params: tuple[str, ...], fmt: str | None,
+                  endpoint: str | None, engine: str, data: Path | None, timeout: float) -> None:
+    """Run a named query, a .rq file or SPARQL from standard input (-).
+
+    \b
+    Example:
+        juno-kg query chart-run
+        juno-kg query sources-of --param resource=person:kimya-dawson --format csv
+        echo 'ASK { ?s ?p ?o }' | juno-kg query - --endpoint http://127.0.0.1:7878/query
+    """
+    from .query import QueryError, parse_params, render, run
+
+    text = sys.stdin.read() if source == "-" else source
+    try:
+        answer = run(text, parse_params(params), endpoint, engine=engine, data=data,
+                     root=ctx.obj["root"], base=ctx.obj["base"], timeout=timeout)
+        output = render(answer, fmt, settings(ctx).base)
+    except QueryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    sys.stdout.buffer.write(output)
+    sys.stdout.buffer.flush()
+
+
+@cli.command("queries")
+def queries_command() -> None:
+    """List the named queries with their descriptions and parameters.
+
+    \b
+    Example:
+        juno-kg queries
+    """
+    from .query import describe, named_queries
+
+    click.echo("\n\n".join(describe(q) for q in named_queries().values()))
 
 
 @cli.command()

@@ -46,3 +46,12 @@ def source_copy(tmp_path) -> Path:
     for name in ("ontology", "shapes", "data"):
         shutil.copytree(ROOT / name, root / name)
     return root
+
+
+# Real triple stores on loopback for the whole session (see tests/stores.py).
+from .stores import (  # noqa: E402,F401
+    oxigraph_factory,
+    oxigraph_server,
+    virtuoso_factory,
+    virtuoso_server,
+)
