@@ -719,7 +719,7 @@ def _run_rdflib(text: str, form: str, bindings: dict, key: tuple) -> Answer:
     result = ds.query(text, initBindings={k: _to_rdflib(v) for k, v in bindings.items()})
     if form in ("CONSTRUCT", "DESCRIBE"):
         data = result.graph.serialize(format="nt", encoding="utf-8")
-        return Triples(list(ox.parse(data, format=ox.RdfFormat.N_TRIPLES)))
+        return Triples([q.triple for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)])
     data = result.serialize(format="json")
     return _results(data, ox.QueryResultsFormat.JSON, is_ordered(tokens(text)))
 
@@ -767,7 +767,7 @@ def _run_remote(text: str, form: str, bindings: dict, endpoint: str, *,
             if fmt is None:
                 raise EndpointError(f"{endpoint} answered {ctype or 'no content type'}, "
                                     "not an RDF format")
-            return Triples(list(ox.parse(response.content, format=fmt)))
+            return Triples([q.triple for q in ox.parse(response.content, format=fmt)])
         rfmt = ox.QueryResultsFormat.from_media_type(ctype)
         if rfmt is None:
             raise EndpointError(f"{endpoint} answered {ctype or 'no content type'}, "
