@@ -449,10 +449,11 @@ class Site:
     base: str
     graphs: list[str]
     prefixes: dict[str, str]
+    labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, dist: Path) -> Site:
-        from .load import JunoKGError
+        from .sources import JunoKGError
 
         dist = Path(dist)
         manifest = dist / "manifest.json"
@@ -460,18 +461,23 @@ class Site:
             raise JunoKGError(f"no build here (missing {DUMP} or manifest.json)", path=dist,
                               hint=f"run `juno-kg build --out {dist}` first")
         base = json.loads(manifest.read_text("utf-8"))["base"]
-        graphs = set()
-        with (dist / DUMP).open("r", encoding="utf-8") as lines:
-            for line in lines:
-                match = re.search(r"<([^<>]*)> \.\s*$", line)
-                if match:
-                    graphs.add(match.group(1))
+        import pyoxigraph as ox
+
+        graphs: set[str] = set()
+        labels: dict[str, str] = {}
+        label = "http://www.w3.org/2000/01/rdf-schema#label"
+        for quad in ox.parse(path=str(dist / DUMP), format=ox.RdfFormat.N_QUADS):
+            if isinstance(quad.graph_name, ox.NamedNode):
+                graphs.add(quad.graph_name.value)
+            if quad.predicate.value == label and isinstance(quad.object, ox.Literal) and (
+                    quad.object.language in (None, "en")):
+                labels.setdefault(quad.subject.value, quad.object.value)
         context = {}
         with contextlib.suppress(OSError, ValueError):
             context = json.loads((dist / "context.jsonld").read_text("utf-8"))["@context"]
         prefixes = {k: v for k, v in context.items()
                     if isinstance(v, str) and v.endswith(("/", "#")) and not k.startswith("@")}
-        return cls(dist, base, sorted(graphs), prefixes)
+        return cls(dist, base, sorted(graphs), prefixes, labels)
 
     def page(self, path: str) -> Path | None:
         """The HTML file of the resource at ``/id/{path}`` (or the ontology), if published."""
@@ -677,7 +683,9 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         return templates.get_template("sparql.html").render(
             root="", query=text, doc=doc, truncated=truncated, form=form, limits=limits,
             examples=named_queries(), result_formats=RESULTS, rdf_formats=formats.FORMATS,
-            base=site.base, graphs=site.graphs, label=site_module.short_iri,
+            base=site.base, graphs=site.graphs,
+            label=lambda iri, prefixes: site.labels.get(iri) or site_module.short_iri(iri,
+                                                                                     prefixes),
             prefixes=site.prefixes)
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -25,7 +25,7 @@ from rdflib.term import Node
 
 from . import formats
 from .config import GRAPH_NAMES, Settings
-from .load import STANDARD_PREFIXES, Sources
+from .sources import STANDARD_PREFIXES, Sources
 
 SCHEMA = STANDARD_PREFIXES["schema"]
 PROV_DERIVED = URIRef(STANDARD_PREFIXES["prov"] + "wasDerivedFrom")
@@ -276,6 +276,11 @@ class Model:
 
 # --------------------------------------------------------------------------- pages
 
+def _value_key(v: Value) -> tuple:
+    """A total order on shown values (deterministic pages whatever the hash seed)."""
+    return (v.text, v.href or "", v.note, v.graphs, [(s.text, s.href or "") for s in v.sources])
+
+
 def _rows(model: Model, triples: list[tuple[URIRef, Node, str]], root: str,
           skip: tuple = (RDF.type,)) -> list[Row]:
     by_prop: dict[URIRef, dict[Node, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -286,11 +291,12 @@ def _rows(model: Model, triples: list[tuple[URIRef, Node, str]], root: str,
     rows = []
     for prop, values in by_prop.items():
         shown = [model.value(o, root, sorted(set(gs))) for o, gs in values.items()]
-        rows.append(model.prop_row(prop, sorted(shown, key=lambda v: (v.text, v.href or "")),
+        rows.append(model.prop_row(prop, sorted(shown, key=_value_key),
                                    root))
     label_first = {str(RDFS.label): 0}
     return sorted(rows, key=lambda r: (label_first.get(r.iri, 1),
-                                       0 if r.iri.startswith(model.ont_ns) else 1, r.label))
+                                       0 if r.iri.startswith(model.ont_ns) else 1, r.label,
+                                       r.iri))
 
 
 def _inverse_rows(model: Model, triples: list[tuple[Node, URIRef, str]], root: str) -> list[Row]:
@@ -300,9 +306,10 @@ def _inverse_rows(model: Model, triples: list[tuple[Node, URIRef, str]], root: s
     rows = []
     for prop, values in by_prop.items():
         shown = [model.value(s, root, sorted(set(gs))) for s, gs in values.items()]
-        rows.append(model.prop_row(prop, sorted(shown, key=lambda v: (v.text, v.href or "")),
+        rows.append(model.prop_row(prop, sorted(shown, key=_value_key),
                                    root))
-    return sorted(rows, key=lambda r: (0 if r.iri.startswith(model.ont_ns) else 1, r.label))
+    return sorted(rows, key=lambda r: (0 if r.iri.startswith(model.ont_ns) else 1, r.label,
+                                       r.iri))
 
 
 def resource_graph(model: Model, node: URIRef) -> Dataset:
@@ -364,7 +371,7 @@ def _links_out(model: Model, node: URIRef, root: str) -> list[tuple[str, Value]]
             if isinstance(o, URIRef) and not str(o).startswith(model.base):
                 host = urlparse(str(o)).netloc
                 found.append((LINK_HOSTS.get(host, host), model.value(o, root, [g])))
-    return sorted(found, key=lambda x: (x[0], x[1].text))
+    return sorted(found, key=lambda x: (x[0], _value_key(x[1])))
 
 
 def resource_page(model: Model, env, node: URIRef, schema_view: str) -> bytes:
@@ -501,7 +508,7 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
         if not dates:
             dates = sorted(d for _, o, _ in model.out.get(node, ()) for d in [_date(o)] if d)
         releases.append({"date": dates[0] if dates else "", "value": model.value(node, root)})
-    releases.sort(key=lambda r: (r["date"] or "9999", r["value"].text))
+    releases.sort(key=lambda r: (r["date"] or "9999", _value_key(r["value"])))
     people = []
     groups = []
     for node in model.resources:
@@ -511,8 +518,8 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
         elif URIRef(schema + "Person") in kinds or URIRef(
                 STANDARD_PREFIXES["foaf"] + "Person") in kinds:
             people.append(model.value(node, root, with_sources=False))
-    people.sort(key=lambda v: v.text)
-    groups.sort(key=lambda v: v.text)
+    people.sort(key=_value_key)
+    groups.sort(key=_value_key)
     tracks = track_list(model, album, root) if album is not None else []
     about = []
     if album is not None:
@@ -523,7 +530,7 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
             kinds = [t for t in model.types(s, ("ontology", "article", "supplement", "links"))]
             name = model.label(kinds[0]) if kinds else "other"
             by_type[name].append(model.value(s, root))
-        about = [(name, sorted({v.href: v for v in vals}.values(), key=lambda v: v.text))
+        about = [(name, sorted({v.href: v for v in vals}.values(), key=_value_key))
                  for name, vals in sorted(by_type.items())]
     catalogue: dict[str, list[Value]] = defaultdict(list)
     for node in pages:
@@ -541,7 +548,7 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
                          root) if album is not None else [],
         releases=releases, people=people, groups=groups, tracks=tracks,
         runs=chart_runs(model, album, root) if album is not None else [], about=about,
-        catalogue=sorted((k, sorted(v, key=lambda x: x.text)) for k, v in catalogue.items()),
+        catalogue=sorted((k, sorted(v, key=_value_key)) for k, v in catalogue.items()),
         dumps=[(f, f"dumps/juno-kg.{f.extension}") for f in formats.FORMATS],
         graphs=[(n, len(model.graphs[n])) for n in GRAPH_NAMES if len(model.graphs[n])],
         base=model.base)
@@ -565,7 +572,7 @@ def track_list(model: Model, album: URIRef, root: str) -> list[dict]:
                 seen[o] = {"position": int(position) if position is not None else None,
                            "value": model.value(o, root, with_sources=False)}
     return sorted(seen.values(), key=lambda t: (t["position"] is None, t["position"] or 0,
-                                               t["value"].text))
+                                               _value_key(t["value"])))
 
 
 # --------------------------------------------------------------------------- ontology
@@ -581,7 +588,7 @@ def ontology_page(model: Model, env) -> bytes:
 
     def term_values(term: Node, prop: URIRef) -> list[Value]:
         return sorted((model.value(o, root, with_sources=False) for o in ont.objects(term, prop)),
-                      key=lambda v: v.text)
+                      key=_value_key)
 
     def comment(term: Node) -> str:
         found = sorted(ont.objects(term, RDFS.comment))
@@ -601,7 +608,7 @@ def ontology_page(model: Model, env) -> bytes:
             "super": term_values(cls, RDFS.subClassOf),
             "equivalent": term_values(cls, OWL.equivalentClass),
             "sub": sorted((model.value(s, root, with_sources=False)
-                           for s in ont.subjects(RDFS.subClassOf, cls)), key=lambda v: v.text),
+                           for s in ont.subjects(RDFS.subClassOf, cls)), key=_value_key),
             "instances": [model.value(i, root, with_sources=False) for i in instances][:40],
             "count": len(instances), "shapes": class_shapes.get(cls, [])})
     usage: dict[Node, int] = defaultdict(int)
@@ -673,8 +680,8 @@ def shape_doc(model: Model, shape: Node, root: str) -> dict:
     return {"id": short_iri(str(shape), model.prefixes) if isinstance(shape, URIRef) else "",
             "closed": one(shape, "closed") == "true",
             "severity": one(shape, "severity").replace("sh:", ""),
-            "rows": sorted(rows, key=lambda r: r["path"]),
-            "sparql": sorted(sparql, key=lambda r: r["message"])}
+            "rows": sorted(rows, key=lambda r: json.dumps(r, sort_keys=True)),
+            "sparql": sorted(sparql, key=lambda r: json.dumps(r, sort_keys=True))}
 
 
 # --------------------------------------------------------------------------- deployment

@@ -55,3 +55,40 @@ from .stores import (  # noqa: E402,F401
     virtuoso_factory,
     virtuoso_server,
 )
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(built):
+    """``juno-kg serve`` on a free loopback port (a real uvicorn process): its base URL."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "juno_kg", "serve", "--dist", str(built),
+                             "--port", str(port), "--workers", "2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                pytest.fail(f"juno-kg serve exited: {proc.stdout.read()}")
+            try:
+                with urllib.request.urlopen(f"{url}/sparql", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
