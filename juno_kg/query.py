@@ -30,13 +30,13 @@ This module imports neither rdflib nor httpx unless asked to use them, so that a
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import re
 import shutil
 import textwrap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +164,18 @@ def parse_header(name: str, path: Path, text: str) -> NamedQuery:
 
 def named_queries(folder: Path = QUERY_DIR) -> dict[str, NamedQuery]:
     """Every named query shipped in the package, by name (the file name without ``.rq``)."""
-    return {p.stem: parse_header(p.stem, p, p.read_text("utf-8"))
-            for p in sorted(folder.glob("*.rq"))}
+    return {p.stem: named_query(p) for p in sorted(folder.glob("*.rq"))}
+
+
+def named_query(path: Path) -> NamedQuery:
+    """One named query file, read once per process (again if it changes)."""
+    stat = path.stat()
+    return _named_query(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _named_query(path: Path, mtime_ns: int, size: int) -> NamedQuery:
+    return parse_header(path.stem, path, path.read_text("utf-8"))
 
 
 def _rebase(text: str, base: str) -> str:
@@ -175,12 +185,12 @@ def _rebase(text: str, base: str) -> str:
 def resolve(source: str, base: str = DEFAULT_BASE) -> tuple[str, NamedQuery | None]:
     """The query text for ``source``: a named query, an ``.rq`` file, or SPARQL text."""
     if re.fullmatch(r"[A-Za-z0-9_-]+", source.strip()):
-        queries = named_queries()
-        named = queries.get(source.strip())
-        if named is None:
+        path = QUERY_DIR / f"{source.strip()}.rq"
+        if not path.is_file():
             raise QueryError(f"no named query {source.strip()!r}; named queries: "
-                             f"{', '.join(queries)}",
+                             f"{', '.join(named_queries())}",
                              hint="`juno-kg queries` lists them with their parameters")
+        named = named_query(path)
         return _rebase(named.text, base), named
     path = Path(source)
     if "\n" not in source and source.endswith((".rq", ".sparql")):
@@ -198,7 +208,7 @@ _TOKEN = re.compile(r"""
   | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
               |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
   | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-  | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
+  | (?P<var>[?$]\w+)
   | (?P<brace>[{}])
   | (?P<word>[A-Za-z_][\w\-.:]*[\w\-:]|[A-Za-z_])
   | (?P<other>\S)
@@ -213,7 +223,8 @@ class Token:
     depth: int  #: brace depth before this token
 
 
-def tokens(text: str) -> list[Token]:
+@functools.lru_cache(maxsize=256)
+def tokens(text: str) -> tuple[Token, ...]:
     """A rough SPARQL lexer: enough to find keywords, variables and ``{`` outside strings,
     IRIs and comments. The parsers of the engines remain the judges of syntax."""
     out, depth = [], 0
@@ -227,10 +238,10 @@ def tokens(text: str) -> list[Token]:
         elif tok.text == "}":
             depth = max(0, depth - 1)
         out.append(tok)
-    return out
+    return tuple(out)
 
 
-def query_form(toks: list[Token]) -> str | None:
+def query_form(toks: tuple[Token, ...]) -> str | None:
     """SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE (any update operation) or None."""
     for tok in toks:
         if tok.kind == "word":
@@ -242,13 +253,13 @@ def query_form(toks: list[Token]) -> str | None:
     return None
 
 
-def is_ordered(toks: list[Token]) -> bool:
+def is_ordered(toks: tuple[Token, ...]) -> bool:
     """Whether the outer query has ``ORDER BY`` (row order is then part of the answer)."""
     return any(a.kind == b.kind == "word" and a.depth == 0 and a.text.upper() == "ORDER"
                and b.text.upper() == "BY" for a, b in zip(toks, toks[1:], strict=False))
 
 
-def declared_prefixes(toks: list[Token]) -> dict[str, str]:
+def declared_prefixes(toks: tuple[Token, ...]) -> dict[str, str]:
     out = {}
     for a, b, c in zip(toks, toks[1:], toks[2:], strict=False):
         if a.kind == "word" and a.text.upper() == "PREFIX" and c.kind == "iri":
@@ -256,11 +267,11 @@ def declared_prefixes(toks: list[Token]) -> dict[str, str]:
     return out
 
 
-def variables(toks: list[Token]) -> set[str]:
+def variables(toks: tuple[Token, ...]) -> set[str]:
     return {t.text[1:] for t in toks if t.kind == "var"}
 
 
-def where_group(toks: list[Token], form: str) -> int | None:
+def where_group(toks: tuple[Token, ...], form: str) -> int | None:
     """Offset just after the ``{`` that opens the query's outer WHERE group, if there is one.
 
     The CONSTRUCT template is skipped; the short form ``CONSTRUCT WHERE { }`` and a
@@ -297,6 +308,7 @@ SCHEMES = {"http", "https", "urn", "mailto", "tag", "doi", "isbn", "info", "data
            "ftp"}
 
 
+@functools.lru_cache(maxsize=16)
 def prefix_map(base: str = DEFAULT_BASE) -> dict[str, str]:
     """Prefixes for parameters and tables: standard ones, the shipped context's, ``jk:``
     (ontology) and ``jkg:`` (graphs). ``kind:slug`` is also read as ``{base}id/kind/slug``."""
@@ -338,6 +350,8 @@ def make_iri(value: str, prefixes: Mapping[str, str] | None = None,
 
 
 def _typed(value: str, kind: str, check: Any) -> ox.Literal:
+    from decimal import InvalidOperation
+
     try:
         check(value)
     except (ValueError, InvalidOperation):
@@ -374,6 +388,8 @@ def make_term(value: Any, kind: str, prefixes: Mapping[str, str] | None = None,
         if not sep or not re.fullmatch(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*", lang):
             raise QueryError(f"{value!r} is not a language-tagged string; write TEXT@en")
         return ox.Literal(text, language=lang.lower())
+    from decimal import Decimal
+
     checks = {"integer": lambda v: int(v, 10), "decimal": Decimal, "boolean": _boolean,
               "date": _dt.date.fromisoformat, "gYear": _gyear}
     return _typed(value, kind, checks[kind])
@@ -475,6 +491,7 @@ def with_values(text: str, bindings: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- checking
 
+@functools.lru_cache(maxsize=256)
 def check_syntax(text: str) -> str:
     """The query form, after the query has been parsed (by pyoxigraph) and found a query.
 
