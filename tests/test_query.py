@@ -330,3 +330,14 @@ def test_bad_param_syntax_and_wrong_format(built):
 def test_missing_build_folder_is_a_clear_error(tmp_path):
     result = run_cli("query", "album", "--data", str(tmp_path / "nowhere"))
     assert result.exit_code == 2 and "no N-Quads dump" in result.output
+
+
+def test_without_a_build_the_sources_are_built_in_memory_and_rebased(tmp_path):
+    """--base (or --root) means: build those sources in memory, queries follow the base."""
+    result = run_cli("--base", "https://example.org/kg/", "query", "sources-of",
+                     "--param", "resource=release:juno-original", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "resource,fact,source,label,partOf" and len(lines) == 3
+    assert all(line.startswith("https://example.org/kg/id/release/juno-original,")
+               for line in lines[1:])
