@@ -13,11 +13,18 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## run: build the knowledge graph into dist/ and print what was written
+## run: build the knowledge graph into dist/, print what was written, then serve it
+## (site, content negotiation, /sparql) on http://$(HOST):$(PORT)/ until Ctrl-C;
+## with JUNO_KG_NO_SERVE=1 it stops after the build
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(BIN)/.installed
 	$(BIN)/juno-kg build --out $(OUT)
+	@if [ -z "$$JUNO_KG_NO_SERVE" ]; then \
+	  $(BIN)/juno-kg serve --dist $(OUT) --host $(HOST) --port $(PORT); fi
 
-build: run
+build: $(BIN)/.installed
+	$(BIN)/juno-kg build --out $(OUT)
 
 ## test: the whole test suite (ruff included)
 test: $(BIN)/.installed
