@@ -56,6 +56,7 @@ from .stores import (  # noqa: E402,F401
     virtuoso_server,
 )
 
+
 def free_port() -> int:
     import socket
 
