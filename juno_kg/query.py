@@ -5,7 +5,7 @@ any SPARQL 1.1 Protocol endpoint.
 
     from juno_kg import query
     for row in query("chart-run"):                  # a named query (juno_kg/queries/*.rq)
-        print(row["date"].value, row["position"].value)
+        print(row["week"].value, row["position"].value)
     query("ASK { ?s ?p ?o }")                       # -> True
     query("sources-of", {"resource": "https://w3id.org/juno-kg/id/person/kimya-dawson"})
     query("album", endpoint="http://127.0.0.1:7878/query")   # the same, from a store
@@ -18,9 +18,10 @@ any SPARQL 1.1 Protocol endpoint.
   same query with rdflib's SPARQL engine on the same quads, for comparison.
 - Parameters are typed RDF terms, checked before use (IRIs must be absolute and valid,
   integers and dates must parse). In-process they are substituted into the parsed query
-  (pyoxigraph ``substitutions``, rdflib ``initBindings``); for a remote endpoint they go in
-  a ``VALUES`` block at the start of the query's ``WHERE`` group, written from the terms'
-  N-Triples form — user text is never pasted into the query.
+  (pyoxigraph ``substitutions``, rdflib ``initBindings``); for a remote endpoint (and on
+  pyoxigraph when the variable is not projected, which its substitution requires) they go
+  in a ``VALUES`` block at the start of the query's ``WHERE`` group, written from the
+  terms' N-Triples form — user text is never pasted into the query.
 - Only queries run: update operations are refused before anything is sent or executed.
 
 This module imports neither rdflib nor httpx unless asked to use them, so that a cold
@@ -182,10 +183,19 @@ def _rebase(text: str, base: str) -> str:
     return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)
 
 
+def _is_file(source: str) -> bool:
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: query text, not a path
+        return False
+
+
 def resolve(source: str, base: str = DEFAULT_BASE) -> tuple[str, NamedQuery | None]:
     """The query text for ``source``: a named query, an ``.rq`` file, or SPARQL text."""
     if re.fullmatch(r"[A-Za-z0-9_-]+", source.strip()):
         path = QUERY_DIR / f"{source.strip()}.rq"
+        if not path.is_file() and _is_file(source):
+            return Path(source).read_text("utf-8"), None
         if not path.is_file():
             raise QueryError(f"no named query {source.strip()!r}; named queries: "
                              f"{', '.join(named_queries())}",
@@ -193,7 +203,7 @@ def resolve(source: str, base: str = DEFAULT_BASE) -> tuple[str, NamedQuery | No
         named = named_query(path)
         return _rebase(named.text, base), named
     path = Path(source)
-    if "\n" not in source and source.endswith((".rq", ".sparql")):
+    if "\n" not in source and (source.endswith((".rq", ".sparql")) or _is_file(source)):
         try:
             return path.read_text("utf-8"), None
         except OSError as exc:

@@ -73,6 +73,14 @@ def test_long_queries_are_posted_and_agree(built, store):
 
 
 def test_ask_and_construct_forms_over_http(built, store):
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_get_and_form_encoded_post_agree(method, built, store):
+    """Both SPARQL 1.1 Protocol operations, with a parameter sent as VALUES."""
+    params = {"resource": "person:kimya-dawson"}
+    assert query("sources-of", params, endpoint=store.query_url, method=method).normalised() \
+        == query("sources-of", params, data=built).normalised()
+
+
     assert query("ASK { ?s ?p ?o }", endpoint=store.query_url) is True
     assert query("ASK { ?s <urn:x:nothing> ?o }", endpoint=store.query_url) is False
     text = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o FILTER(?s = <{ID}album/juno>) }}"
