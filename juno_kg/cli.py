@@ -179,9 +179,12 @@ def stats(ctx: click.Context, as_json: bool) -> None:
               help="Build folder or N-Quads file (default: ./dist if built, else the sources).")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for an endpoint.")
+@click.option("--store-dataset", is_flag=True, help="With --endpoint: let the store pick the "
+              "graphs (default: the juno-kg named graphs, as default-graph-uri).")
 @click.pass_context
 def query_command(ctx: click.Context, source: str, params: tuple[str, ...], fmt: str | None,
-                  endpoint: str | None, engine: str, data: Path | None, timeout: float) -> None:
+                  endpoint: str | None, engine: str, data: Path | None, timeout: float,
+                  store_dataset: bool) -> None:
     """Run a named query, a .rq file or SPARQL from standard input (-).
 
     \b
@@ -195,7 +198,8 @@ def query_command(ctx: click.Context, source: str, params: tuple[str, ...], fmt:
     text = sys.stdin.read() if source == "-" else source
     try:
         answer = run(text, parse_params(params), endpoint, engine=engine, data=data,
-                     root=ctx.obj["root"], base=ctx.obj["base"], timeout=timeout)
+                     root=ctx.obj["root"], base=ctx.obj["base"], timeout=timeout,
+                     graphs=[] if store_dataset else None)
         output = render(answer, fmt, settings(ctx).base)
     except QueryError as exc:
         click.echo(f"error: {exc}", err=True)

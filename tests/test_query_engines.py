@@ -72,7 +72,6 @@ def test_long_queries_are_posted_and_agree(built, store):
         query(text, data=built).values()
 
 
-def test_ask_and_construct_forms_over_http(built, store):
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_get_and_form_encoded_post_agree(method, built, store):
     """Both SPARQL 1.1 Protocol operations, with a parameter sent as VALUES."""
@@ -82,6 +81,17 @@ def test_get_and_form_encoded_post_agree(method, built, store):
 
 
     assert query("ASK { ?s ?p ?o }", endpoint=store.query_url) is True
+def test_store_dataset_leaves_the_graphs_to_the_store(oxigraph_server):
+    """Without default-graph-uri the oxigraph server queries its own (empty) default graph."""
+    text = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    ours = run_cli("query", text, "--endpoint", oxigraph_server.query_url, "--format", "csv")
+    theirs = run_cli("query", text, "--endpoint", oxigraph_server.query_url, "--format", "csv",
+                     "--store-dataset")
+    assert ours.exit_code == theirs.exit_code == 0
+    assert int(ours.stdout.split()[1]) > 1000 and theirs.stdout.split()[1] == "0"
+
+
+def test_ask_and_construct_forms_over_http(built, store):
     assert query("ASK { ?s <urn:x:nothing> ?o }", endpoint=store.query_url) is False
     text = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o FILTER(?s = <{ID}album/juno>) }}"
     assert query(text, endpoint=store.query_url).normalised() == \
