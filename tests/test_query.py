@@ -341,3 +341,26 @@ def test_without_a_build_the_sources_are_built_in_memory_and_rebased(tmp_path):
     assert lines[0] == "resource,fact,source,label,partOf" and len(lines) == 3
     assert all(line.startswith("https://example.org/kg/id/release/juno-original,")
                for line in lines[1:])
+
+
+def test_values_block_opens_the_outer_where_group():
+    """Parameters for a remote store: VALUES at the start of the WHERE group, past comments,
+    strings and the CONSTRUCT template that contain braces; trailing where there is none."""
+    import pyoxigraph as ox
+
+    from juno_kg.query import check_syntax, with_values
+
+    s = {"s": ox.NamedNode(f"{ID}album/juno")}
+    block = f"VALUES (?s) {{ (<{ID}album/juno>) }}"
+    text = ('# a { brace in a comment\nPREFIX ex: <http://example.org/>\n'
+            'CONSTRUCT { ?s ex:p "} {" } WHERE { ?s ex:q ?o { SELECT ?o WHERE { ?o ?p ?x } } }')
+    bound = with_values(text, s)
+    assert bound.index(block) == bound.index("WHERE {") + len("WHERE {") + 3
+    assert check_syntax(bound) == "CONSTRUCT"
+    for text, form in (("CONSTRUCT WHERE { ?s ?p ?o }", "CONSTRUCT"),
+                       (f"DESCRIBE <{ID}album/juno>", "DESCRIBE")):
+        bound = with_values(text, s)
+        assert bound.rstrip().endswith(block) and check_syntax(bound) == form
+    bound = with_values("SELECT * { ?s ?p ?o }", {"o": ox.Literal('a "quoted" }')})
+    assert 'VALUES (?o) { ("a \\"quoted\\" }") }' in bound
+    assert check_syntax(bound) == "SELECT"
