@@ -260,8 +260,11 @@ def publish(ctx: click.Context, out: Path) -> None:
               help="Cap on query text / request body size [default: 32768].")
 @click.option("--workers", type=click.IntRange(1), envvar="JUNO_KG_WORKERS",
               help="Query worker processes [default: 2].")
+@click.option("--cache-entries", type=click.IntRange(0), envvar="JUNO_KG_CACHE_ENTRIES",
+              help="Answers kept for repeated queries; 0 turns the cache off [default: 1024].")
 def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int | None,
-          max_request_bytes: int | None, workers: int | None) -> None:
+          max_request_bytes: int | None, workers: int | None,
+          cache_entries: int | None) -> None:
     """Serve a build: pages, 303 content negotiation for /id/…, and /sparql.
 
     \b
@@ -275,7 +278,7 @@ def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int
     except ImportError as exc:
         raise click.UsageError(f"{exc.name} is missing: pip install 'juno-kg[serve]'") from None
     limits = Limits.from_env(timeout=timeout, max_rows=max_rows, max_request=max_request_bytes,
-                             workers=workers)
+                             workers=workers, cache=cache_entries)
     run(dist, host, port, limits, echo=click.echo)
 
 

@@ -28,8 +28,10 @@ import multiprocessing
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -79,6 +81,7 @@ class Limits:
     max_rows: int = 10_000  #: result rows (SELECT) or triples (CONSTRUCT/DESCRIBE) returned
     max_request: int = 32 * 1024  #: bytes of query text (GET) or request body (POST)
     workers: int = 2  #: query worker processes
+    cache: int = 1024  #: answers kept (LRU) for repeated queries; 0 turns the cache off
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Limits:
@@ -87,11 +90,12 @@ class Limits:
             "max_rows": int(_env_number("JUNO_KG_MAX_ROWS", cls.max_rows)),
             "max_request": int(_env_number("JUNO_KG_MAX_REQUEST_BYTES", cls.max_request)),
             "workers": int(_env_number("JUNO_KG_WORKERS", cls.workers)),
+            "cache": int(_env_number("JUNO_KG_CACHE_ENTRIES", cls.cache)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         limits = cls(**values)
         if limits.timeout <= 0 or limits.max_rows < 1 or limits.max_request < 64 \
-                or limits.workers < 1:
+                or limits.workers < 1 or limits.cache < 0:
             raise ValueError(f"limits out of range: {limits}")
         return limits
 
@@ -147,6 +151,12 @@ def check_query(text: str, local_graphs: Iterable[str], default_graphs: Iterable
     ``local_graphs`` are the IRIs of the dataset's named graphs: the only ones ``FROM``,
     ``FROM NAMED``, ``default-graph-uri`` and ``named-graph-uri`` may name.
     """
+    return _check_query(text, tuple(local_graphs), tuple(default_graphs), tuple(named_graphs))
+
+
+@lru_cache(maxsize=1024)
+def _check_query(text: str, local_graphs: tuple[str, ...], default_graphs: tuple[str, ...],
+                 named_graphs: tuple[str, ...]) -> Query:
     text = unescape(text)
     tokens = [(kind, value) for kind, value in
               ((m.lastgroup, m.group()) for m in _TOKEN.finditer(text))
@@ -221,6 +231,7 @@ def format_from_param(value: str, form: str) -> str:
                            f"{', '.join([*formats.names(), 'html'])}") from None
 
 
+@lru_cache(maxsize=256)
 def choose_type(accept: str | None, form: str, override: str | None) -> str:
     """The media type to answer a query of ``form`` with, or :class:`Refused` (406)."""
     if override:
@@ -357,11 +368,18 @@ class _Worker:
 
 
 class Engine:
-    """A pool of query worker processes; a query over its time limit kills its worker."""
+    """A pool of query worker processes; a query over its time limit kills its worker.
+
+    The dataset never changes while it is served, so answers are kept in an LRU cache
+    (``Limits.cache`` entries, answers up to 1 MB) keyed by query text, media type and graphs.
+    """
+
+    CACHEABLE_BYTES = 1 << 20
 
     def __init__(self, dump: Path, limits: Limits) -> None:
         self.dump = dump
         self.limits = limits
+        self._cache: OrderedDict[tuple, tuple] = OrderedDict()
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
         self._ctx = multiprocessing.get_context("spawn")
@@ -408,6 +426,19 @@ class Engine:
 
     async def run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
         """``(status, media_type or message, body, truncated)`` for a checked query."""
+        key = (query.text, media, tuple(query.default_graphs), tuple(query.named_graphs))
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        reply = await self._run(query, media, prefixes)
+        if self.limits.cache and reply[0] == 200 and len(reply[2]) <= self.CACHEABLE_BYTES:
+            self._cache[key] = reply
+            if len(self._cache) > self.limits.cache:
+                self._cache.popitem(last=False)
+        return reply
+
+    async def _run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
         assert self._idle is not None, "Engine.start() was not awaited"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.timeout
