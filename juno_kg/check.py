@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
@@ -106,7 +107,8 @@ def validate_graph(data: Graph, sources: Sources) -> CheckReport:
             data, shacl_graph=sources.shapes, inference="none", advanced=True,
             allow_warnings=True, abort_on_first=False, meta_shacl=False)
     except (ShapeLoadError, ReportableRuntimeError) as exc:
-        raise JunoKGError(f"the shapes cannot be used: {exc}", path=sources.settings.root / "shapes",
+        raise JunoKGError(f"the shapes cannot be used: {exc}",
+                          path=sources.settings.root / "shapes",
                           hint="fix the SHACL in shapes/") from None
     nm = NamespaceManager(Graph(), bind_namespaces="none")
     for prefix, ns in data.namespaces():
@@ -158,14 +160,20 @@ def _node_shape(shapes: Graph, shape: Node | None) -> Node | None:
     return shape
 
 
-def _query_results(path: Path, data: Graph, sources: Sources, report: Graph) -> list[Result]:
-    text = path.read_text(encoding="utf-8")
+@lru_cache(maxsize=64)
+def _prepared(path: Path, text: str):
+    from rdflib.plugins.sparql import prepareQuery
+
     try:
-        rows = data.query(text)
+        return prepareQuery(text)
     except Exception as exc:  # rdflib raises pyparsing errors for bad SPARQL
         raise JunoKGError(f"violation query does not parse: {exc}", path=path,
                           hint="fix the SPARQL; it must be a SELECT with ?focus and ?message"
                           ) from None
+
+
+def _query_results(path: Path, data: Graph, sources: Sources, report: Graph) -> list[Result]:
+    rows = data.query(_prepared(path, path.read_text(encoding="utf-8")))
     out = []
     for row in rows:
         values = row.asdict()
@@ -189,9 +197,13 @@ def _query_results(path: Path, data: Graph, sources: Sources, report: Graph) -> 
     return out
 
 
-def validate_file(path: Path, settings: Settings | None = None) -> CheckReport:
-    """Validate one stand-alone Turtle file together with the ontology (used by shape tests)."""
-    sources = load(settings)
+def validate_file(path: Path, settings: Settings | None = None,
+                  sources: Sources | None = None) -> CheckReport:
+    """Validate one stand-alone Turtle file together with the ontology (used by shape tests).
+
+    Pass already loaded ``sources`` to reuse their ontology and shapes.
+    """
+    sources = sources or load(settings)
     data = Graph()
     bind_prefixes(data, sources.settings)
     data += sources.graph("ontology")

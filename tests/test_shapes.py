@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from rdflib import RDF, Graph, Namespace
 
-from juno_kg import Settings
 from juno_kg.check import validate, validate_file
 
 from .conftest import ROOT, run_cli
@@ -55,10 +54,10 @@ def test_validate_command_exit_codes(source_copy):
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
-def test_invalid_example_produces_exactly_its_expected_findings(path):
+def test_invalid_example_produces_exactly_its_expected_findings(path, sources):
     expected = expectations(path)
     assert expected, f"{path.name} has no '# expect:' line"
-    report = validate_file(path, Settings.make(ROOT))
+    report = validate_file(path, sources=sources)
     got = found(report)
     for item in expected:
         assert item in got, f"{path.name}: expected {item}, got {got}\n{report.text()}"
@@ -71,7 +70,7 @@ def test_invalid_example_produces_exactly_its_expected_findings(path):
 def test_every_shape_and_violation_query_has_a_failing_example(sources):
     bitten: set[str] = set()
     for path in INVALID:
-        report = validate_file(path, Settings.make(ROOT))
+        report = validate_file(path, sources=sources)
         for r in report.results:
             if r.node_shape is not None:
                 bitten.add(str(r.node_shape))
