@@ -514,6 +514,8 @@ def check_syntax(text: str) -> str:
                          hint="load or change data in a store with its own tools")
     try:
         ox.Store().query(text)  # parses (and plans) against an empty store; nothing is read
+    except RuntimeError:  # parsed, but pyoxigraph cannot plan it (e.g. a custom function):
+        pass  # a store may still run it; in-process, the engine reports it
     except SyntaxError as exc:
         message = str(exc)
         match = re.match(r"error at (\d+):(\d+): (.*)", message, re.S)
@@ -720,9 +722,12 @@ def _run_oxigraph(text: str, form: str, bindings: dict, key: tuple) -> Answer:
         result = store.query(text, use_default_graph_as_union=True,
                              substitutions={ox.Variable(k): v for k, v in bindings.items()})
     except RuntimeError as exc:  # substitution needs the variable projected (SEP-0007)
-        if "does not contain" not in str(exc):
+        if not bindings:
             raise QueryError(f"query failed: {exc}") from None
-        result = store.query(with_values(text, bindings), use_default_graph_as_union=True)
+        try:
+            result = store.query(with_values(text, bindings), use_default_graph_as_union=True)
+        except (RuntimeError, SyntaxError) as again:
+            raise QueryError(f"query failed: {again}") from None
     if form in ("CONSTRUCT", "DESCRIBE"):
         return Triples(list(result))
     data = result.serialize(format=ox.QueryResultsFormat.JSON)
@@ -834,7 +839,16 @@ def run(source: str, params: Mapping[str, Any] | None = None, endpoint: str | No
         raise QueryError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     key = dataset_key(data, root, base)
     runner = _run_oxigraph if engine == "oxigraph" else _run_rdflib
-    return runner(text, form, bindings, key)
+    try:
+        return runner(text, form, bindings, key)
+    except QueryError:
+        raise
+    except Exception as exc:  # the engine's own failure: a message, never a traceback
+        from .sources import JunoKGError
+
+        if isinstance(exc, JunoKGError):  # the sources did not load: file:line:column
+            raise
+        raise QueryError(f"{engine} could not run the query: {exc}") from None
 
 
 def query(text_or_name: str, params: Mapping[str, Any] | None = None,

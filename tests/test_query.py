@@ -400,3 +400,10 @@ def test_values_block_opens_the_outer_where_group():
     bound = with_values("SELECT * { ?s ?p ?o }", {"o": ox.Literal('a "quoted" }')})
     assert 'VALUES (?o) { ("a \\"quoted\\" }") }' in bound
     assert check_syntax(bound) == "SELECT"
+
+
+def test_what_the_engine_cannot_run_is_an_error_not_a_traceback(built):
+    result = run_cli("query", "SELECT * WHERE { ?s ?p ?o FILTER(<urn:x:f>(?o)) }",
+                     "--data", str(built))
+    assert result.exit_code == 2
+    assert "custom function <urn:x:f>" in result.output and "Traceback" not in result.output
