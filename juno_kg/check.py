@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import NamespaceManager
 from rdflib.term import Node
 
 from .config import DATA_GRAPHS, Settings
-from .sources import JunoKGError, Sources, bind_prefixes, load, parse_file
+from .sources import JunoKGError, Sources, bind_prefixes, load, new_dataset, parse_file
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 SEVERITIES = ("Violation", "Warning", "Info")
@@ -91,13 +91,15 @@ def data_union(sources: Sources, graphs: tuple[str, ...] = ("ontology", *DATA_GR
 def validate(sources: Sources | None = None) -> CheckReport:
     """Validate loaded sources (loading the default ones if none are given)."""
     sources = sources or load()
-    return validate_graph(data_union(sources), sources)
+    return validate_graph(data_union(sources), sources, sources.dataset)
 
 
-def validate_graph(data: Graph, sources: Sources) -> CheckReport:
+def validate_graph(data: Graph, sources: Sources, dataset: Dataset | None = None) -> CheckReport:
     """Run the shapes and violation queries of ``sources`` on ``data``.
 
-    ``data`` should already contain the ontology (class and property hierarchy).
+    ``data`` should already contain the ontology (class and property hierarchy). The
+    violation queries run on ``dataset`` when given (a union-default Dataset, so they can
+    ask ``GRAPH ?g { … }`` which named graph a triple is in), else on ``data``.
     """
     import pyshacl
     from pyshacl.errors import ReportableRuntimeError, ShapeLoadError
@@ -120,7 +122,7 @@ def validate_graph(data: Graph, sources: Sources) -> CheckReport:
         nm.bind(prefix, ns, override=True, replace=True)
     results = _shacl_results(report, sources, nm)
     for path in sources.violation_queries:
-        results += _query_results(path, data, sources, report)
+        results += _query_results(path, data if dataset is None else dataset, sources, report)
     conforms = not any(r.severity == "Violation" for r in results)
     return CheckReport(conforms, results, report, nm)
 
@@ -207,5 +209,13 @@ def validate_file(path: Path, settings: Settings | None = None,
     data = Graph()
     bind_prefixes(data, sources.settings)
     data += sources.graph("ontology")
+    if path.suffix == ".trig":  # an example that puts triples in named graphs
+        dataset = new_dataset()
+        dataset.parse(path, format="trig")
+        dataset.graph(URIRef(sources.settings.graph_iri("ontology"))).__iadd__(
+            sources.graph("ontology"))
+        for triple in dataset.triples((None, None, None)):
+            data.add(triple)
+        return validate_graph(data, sources, dataset)
     data += parse_file(path)
     return validate_graph(data, sources)

@@ -1,6 +1,7 @@
 """The data contract: shipped data conforms; every shape and violation query bites.
 
-Each ``tests/shapes/invalid/*.ttl`` is a small graph, validated with the ontology, that
+Each ``tests/shapes/invalid/*.ttl`` (or ``*.trig``, for rules about which named graph a
+triple is in) is a small graph, validated with the ontology, that
 starts with lines ``# expect: SEVERITY COMPONENT PATH`` (component as a CURIE or the
 violation query's file name; path as a CURIE or ``-``). Every expected finding must be
 reported, and every reported Violation must be expected.
@@ -18,7 +19,8 @@ from juno_kg.check import validate, validate_file
 from .conftest import ROOT, run_cli
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
-INVALID = sorted((ROOT / "tests" / "shapes" / "invalid").glob("*.ttl"))
+INVALID = sorted([*(ROOT / "tests" / "shapes" / "invalid").glob("*.ttl"),
+                  *(ROOT / "tests" / "shapes" / "invalid").glob("*.trig")])
 
 
 def expectations(path: Path) -> list[tuple[str, str, str]]:
