@@ -282,5 +282,93 @@ def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int
     run(dist, host, port, limits, echo=click.echo)
 
 
+@cli.command("load")
+@click.option("--endpoint", metavar="URL",
+              help="SPARQL 1.1 Graph Store endpoint to PUT each named graph to.")
+@click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Load into an embedded on-disk store (pyoxigraph) in this folder instead.")
+@click.option("--dump", type=click.Path(dir_okay=False, path_type=Path),
+              help="N-Quads/TriG dump to load (default: build the sources in-process).")
+@click.option("--graph", "graphs", multiple=True, metavar="NAME",
+              help="Only this named graph (repeatable): a name such as article, or an IRI.")
+@click.option("--query-endpoint", metavar="URL",
+              help="SPARQL endpoint for the counts (default: the one beside --endpoint).")
+@click.option("--user", help="User name for the endpoint.")
+@click.option("--password", envvar="JUNO_KG_PASSWORD", help="Password (or $JUNO_KG_PASSWORD).")
+@click.option("--auth", type=click.Choice(["basic", "digest"]), default="basic",
+              show_default=True, help="HTTP authentication scheme (Virtuoso: digest).")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for each request.")
+@click.pass_context
+def load_command(ctx: click.Context, endpoint: str | None, store_dir: Path | None,
+                 dump: Path | None, graphs: tuple[str, ...], query_endpoint: str | None,
+                 user: str | None, password: str | None, auth: str, timeout: float) -> None:
+    """Load every named graph into a triple store, then check its triple counts.
+
+    Each graph replaces the store's graph of the same name (loading twice gives the same
+    store). Exit 0 when every count matches the build's, 1 when one differs, 2 when
+    nothing or only part could be loaded (the report says which graphs were).
+
+    \b
+    Example:
+        juno-kg load --endpoint http://127.0.0.1:7878/store
+        juno-kg load --endpoint http://127.0.0.1:8890/sparql-graph-crud-auth \\
+            --auth digest --user dba --password dba --dump dist/dumps/juno-kg.nq
+        juno-kg load --store ./juno-store --graph article --graph links
+    """
+    from .store import load_endpoint, load_store
+
+    if (endpoint is None) == (store_dir is None):
+        raise click.UsageError("give either --endpoint URL or --store DIR")
+    if store_dir is not None:
+        report = load_store(store_dir, settings(ctx), source=dump, graphs=graphs)
+    else:
+        report = load_endpoint(endpoint, settings(ctx), source=dump, graphs=graphs, user=user,
+                               password=password, auth=auth, timeout=timeout,
+                               query_url=query_endpoint)
+    click.echo(report.text())
+    if not report.ok:
+        ctx.exit(USAGE if report.error else NOT_CONFORMS)
+
+
+@cli.group("links")
+def links_group() -> None:
+    """Links to other datasets, edited in the SSSOM table data/links/mappings.sssom.tsv.
+
+    \b
+    Example:
+        juno-kg links resolve --dry-run
+    """
+
+
+@links_group.command("resolve")
+@click.option("--endpoint", metavar="URL", default="https://query.wikidata.org/sparql",
+              show_default=True, help="SPARQL endpoint with Wikidata's data.")
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mapping table to read and extend (default: data/links/mappings.sssom.tsv).")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for the endpoint.")
+@click.option("--dry-run", is_flag=True, help="Show the candidates; do not write them.")
+@click.pass_context
+def links_resolve(ctx: click.Context, endpoint: str, table: Path | None, timeout: float,
+                  dry_run: bool) -> None:
+    """Find Wikidata items and MusicBrainz IDs for the table's Wikipedia titles.
+
+    Each new link is appended to the table as a candidate row (semapv:MappingChaining,
+    with a confidence and how it was found); it is published only once a person fills in
+    its reviewer_label. Rows already in the table are never written twice.
+
+    \b
+    Example:
+        juno-kg links resolve
+        juno-kg links resolve --endpoint http://127.0.0.1:7878/query --dry-run
+    """
+    from .links import resolve
+
+    path = table or settings(ctx).root / "data" / "links" / "mappings.sssom.tsv"
+    click.echo(resolve(path, endpoint, timeout=timeout, dry_run=dry_run).text())
+
+
+
 def main() -> None:
     cli(prog_name="juno-kg")

@@ -11,7 +11,7 @@ from rdflib.term import Node
 from . import __version__
 from .config import DATA_GRAPHS, GRAPH_NAMES
 from .formats import FORMATS
-from .load import STANDARD_PREFIXES, Sources
+from .sources import STANDARD_PREFIXES, Sources
 
 VOID = Namespace(STANDARD_PREFIXES["void"])
 DCAT = Namespace(STANDARD_PREFIXES["dcat"])
@@ -250,6 +250,9 @@ def describe(sources: Sources, dump_files: list[str]) -> Graph:
             g.add((dump, DCAT.mediaType,
                    URIRef(f"https://www.iana.org/assignments/media-types/{fmt.media_type}")))
             g.add((dump, DCTERMS["format"], Literal(fmt.media_type)))
+    from .links import linksets  # VoID linksets: links per target dataset and property
+
+    g += linksets(sources.graph("links"), base)
     return g
 
 

@@ -218,7 +218,9 @@ EXPECTED = {
 
 
 def test_every_named_query_has_an_expected_answer():
-    assert set(named_queries()) == set(EXPECTED)
+    from juno_kg.links import federated_queries  # need the internet: tests/test_links.py skips
+
+    assert set(named_queries()) - federated_queries() == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

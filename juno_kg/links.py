@@ -1,0 +1,588 @@
+"""Links to other datasets: the SSSOM mapping table, the ``links`` graph, VoID linksets,
+and ``resolve`` (Wikidata and MusicBrainz candidates found from English Wikipedia titles).
+
+``data/links/*.sssom.tsv`` is the one place links are edited: an SSSOM/TSV table (a YAML
+metadata block commented with ``#``, then a header row and one mapping per row). The build
+publishes a row as one triple in the ``links`` graph when it is *accepted*: curated by hand
+(``semapv:ManualMappingCuration``) or reviewed (``reviewer_label``/``reviewer_id`` filled).
+Rows whose object is ``sssom:NoTermFound`` record that there is nothing to link to (their
+comment says why); rows with ``predicate_modifier`` ``Not`` record a rejected candidate.
+``resolve`` appends *candidate* rows (``semapv:MappingChaining``, a confidence, a comment
+saying how they were found) that a person reviews before they are published.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+
+from .sources import STANDARD_PREFIXES, JunoKGError
+
+OWL_SAME_AS = URIRef("http://www.w3.org/2002/07/owl#sameAs")
+SKOS = Namespace(STANDARD_PREFIXES["skos"])
+FOAF = Namespace(STANDARD_PREFIXES["foaf"])
+VOID = Namespace(STANDARD_PREFIXES["void"])
+DCTERMS = Namespace(STANDARD_PREFIXES["dcterms"])
+SEMAPV = "https://w3id.org/semapv/vocab/"
+SSSOM = "https://w3id.org/sssom/"
+NO_TERM_FOUND = SSSOM + "NoTermFound"
+MANUAL = SEMAPV + "ManualMappingCuration"
+CHAINING = SEMAPV + "MappingChaining"
+WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
+USER_AGENT = "juno-kg/0.1 (https://w3id.org/juno-kg/; juno-kg links resolve)"
+
+#: Prefixes every table may use without declaring them in its ``curie_map``.
+BUILTIN_PREFIXES = {
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "skos": STANDARD_PREFIXES["skos"],
+    "foaf": STANDARD_PREFIXES["foaf"],
+    "semapv": SEMAPV,
+    "sssom": SSSOM,
+}
+#: The link properties a table may use: identity, concept matches, the Wikipedia page.
+LINK_PREDICATES = (
+    OWL_SAME_AS, SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch,
+    SKOS.relatedMatch, FOAF.isPrimaryTopicOf,
+)
+REQUIRED_COLUMNS = ("subject_id", "predicate_id", "object_id", "mapping_justification")
+#: Columns ``resolve`` fills in; the table's header must have them.
+RESOLVE_COLUMNS = ("subject_id", "subject_label", "predicate_id", "object_id", "object_label",
+                   "mapping_justification", "confidence", "mapping_date", "mapping_tool",
+                   "comment")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A dataset we link to: how to recognise its IRIs, and how to describe it in VoID."""
+
+    key: str
+    title: str
+    homepage: str
+    uri_space: str
+    pattern: str  #: a well-formed IRI of this dataset (the shapes use the same patterns)
+    sparql: str | None = None
+
+    def owns(self, iri: str) -> bool:
+        return iri.startswith(self.uri_space)
+
+
+MB_TYPES = ("artist", "release-group", "release", "recording", "work", "label", "place", "area",
+            "event", "instrument", "series")
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+TARGETS = (
+    Target("dbpedia", "DBpedia", "https://www.dbpedia.org/", "http://dbpedia.org/resource/",
+           r'^http://dbpedia\.org/resource/([^\sa-z"#%<>?\[\\\]^`{|}]|%[0-9A-F]{2})'
+           r'([^\s"#%<>?\[\\\]^`{|}]|%[0-9A-F]{2})*$', "https://dbpedia.org/sparql"),
+    Target("wikidata", "Wikidata", "https://www.wikidata.org/", "http://www.wikidata.org/entity/",
+           r"^http://www\.wikidata\.org/entity/Q[1-9][0-9]*$", WIKIDATA_SPARQL),
+    Target("musicbrainz", "MusicBrainz", "https://musicbrainz.org/", "https://musicbrainz.org/",
+           rf"^https://musicbrainz\.org/({'|'.join(MB_TYPES)})/{UUID}$"),
+    Target("wikipedia", "English Wikipedia", "https://en.wikipedia.org/",
+           "https://en.wikipedia.org/wiki/",
+           r"^https://en\.wikipedia\.org/wiki/([A-Z0-9!$(),*/:;@~._-]|%[0-9A-F]{2})"
+           r"([A-Za-z0-9!$(),*/:;@~._-]|%[0-9A-F]{2})*$"),
+)
+#: Wikidata's MusicBrainz identifier properties → the MusicBrainz entity type.
+MUSICBRAINZ_PROPERTIES = {
+    "P434": "artist", "P435": "work", "P436": "release-group", "P966": "label",
+    "P1004": "place", "P982": "area", "P5813": "release", "P4404": "recording",
+    "P1330": "instrument", "P6423": "event", "P1407": "series",
+}
+
+
+def target_of(iri: str) -> Target | None:
+    return next((t for t in TARGETS if t.owns(iri)), None)
+
+
+# --------------------------------------------------------------------------- titles
+
+def _title(title: str) -> str:
+    """A Wikipedia title as MediaWiki stores it: underscores, first letter capitalised."""
+    text = "_".join(title.strip().split(" "))
+    return text[:1].upper() + text[1:]
+
+
+def wikipedia_url(title: str) -> str:
+    """The English Wikipedia URL of ``title``, percent-encoded as MediaWiki does."""
+    return "https://en.wikipedia.org/wiki/" + quote(_title(title), safe=";@$!*(),/~:")
+
+
+def dbpedia_iri(title: str) -> str:
+    """The DBpedia resource IRI of ``title``: an IRI (non-ASCII kept), with only the
+    characters that cannot stand in an IRI, and ``#``, ``%`` and ``?``, percent-encoded."""
+    return "http://dbpedia.org/resource/" + re.sub(
+        r'[\s"#%<>?\[\\\]^`{|}]', lambda m: quote(m.group(0), safe=""), _title(title))
+
+
+def title_of(url: str) -> str:
+    """The article title of an English Wikipedia URL (``Juno_(film)`` → ``Juno (film)``)."""
+    prefix = "https://en.wikipedia.org/wiki/"
+    if not url.startswith(prefix):
+        raise ValueError(f"not an English Wikipedia article URL: {url}")
+    return unquote(url[len(prefix):]).replace("_", " ")
+
+
+# --------------------------------------------------------------------------- the table
+
+@dataclass
+class Mapping:
+    """One row of the table (values as written; IRIs expanded)."""
+
+    line: int
+    values: dict[str, str]
+    subject: str
+    predicate: str
+    object: str
+
+    def get(self, column: str) -> str:
+        return self.values.get(column, "")
+
+    @property
+    def justification(self) -> str:
+        return self.get("mapping_justification")
+
+    @property
+    def negated(self) -> bool:
+        return self.get("predicate_modifier").lower() == "not"
+
+    @property
+    def no_term(self) -> bool:
+        return self.object == NO_TERM_FOUND
+
+    @property
+    def reviewed(self) -> bool:
+        return bool(self.get("reviewer_label") or self.get("reviewer_id"))
+
+    @property
+    def accepted(self) -> bool:
+        """Published in the ``links`` graph: curated by hand or reviewed, not negated."""
+        return (not self.negated and not self.no_term
+                and (self.justification == MANUAL or self.reviewed))
+
+    @property
+    def candidate(self) -> bool:
+        return not self.accepted and not self.negated and not self.no_term
+
+
+@dataclass
+class Table:
+    """A parsed SSSOM/TSV mapping table."""
+
+    path: Path
+    metadata: dict
+    prefixes: dict[str, str]
+    columns: list[str]
+    rows: list[Mapping] = field(default_factory=list)
+
+    def accepted(self) -> list[Mapping]:
+        return [r for r in self.rows if r.accepted]
+
+    def graph(self) -> Graph:
+        """The accepted rows as triples (what the ``links`` graph gets from this table)."""
+        g = Graph()
+        for row in self.accepted():
+            g.add((URIRef(row.subject), URIRef(row.predicate), URIRef(row.object)))
+        return g
+
+    def curie(self, iri: str) -> str:
+        """``iri`` as a CURIE of this table's prefixes (the longest namespace wins)."""
+        best = max(((p, ns) for p, ns in {**BUILTIN_PREFIXES, **self.prefixes}.items()
+                    if iri.startswith(ns)), key=lambda x: len(x[1]), default=None)
+        return f"{best[0]}:{iri[len(best[1]):]}" if best else iri
+
+
+def _expand(value: str, prefixes: dict[str, str], what: str, path: Path, line: int) -> str:
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        return value[1:-1]
+    prefix, sep, local = value.partition(":")
+    if not sep or not prefix:
+        raise JunoKGError(f"{what} {value!r} is not a CURIE", path=path, line=line,
+                          hint="write prefix:local with a prefix declared in the curie_map")
+    if prefix not in prefixes:
+        raise JunoKGError(f"{what} {value!r} uses the undeclared prefix {prefix!r}", path=path,
+                          line=line, hint="declare it in the table's curie_map header")
+    return prefixes[prefix] + local
+
+
+def _metadata(lines: list[str], path: Path) -> dict:
+    import yaml
+
+    text = "\n".join(line[1:] for line in lines)
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise JunoKGError(f"malformed SSSOM metadata header: {getattr(exc, 'problem', exc)}",
+                          path=path, line=(mark.line + 1) if mark else None,
+                          hint="the #-commented header must be YAML (key: value)") from None
+    if not isinstance(data, dict):
+        raise JunoKGError("the SSSOM metadata header is not a YAML mapping", path=path, line=1)
+    return data
+
+
+def read_table(path: Path) -> Table:
+    """Parse one SSSOM/TSV table; a malformed one raises :class:`JunoKGError` (file, line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise JunoKGError(f"not UTF-8: {exc}", path=path, hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise JunoKGError(f"cannot read the mapping table: {exc.strerror}", path=path) from None
+    lines = text.splitlines()
+    header_end = 0
+    while header_end < len(lines) and lines[header_end].startswith("#"):
+        header_end += 1
+    metadata = _metadata(lines[:header_end], path)
+    curie_map = metadata.get("curie_map") or {}
+    if not isinstance(curie_map, dict):
+        raise JunoKGError("curie_map must map prefixes to namespaces", path=path, line=1)
+    prefixes = {**BUILTIN_PREFIXES, **{str(k): str(v) for k, v in curie_map.items()}}
+    for key in ("mapping_set_id", "license"):
+        if not metadata.get(key):
+            raise JunoKGError(f"the SSSOM header has no {key}", path=path, line=1,
+                              hint=f"add '#{key}: ...' to the metadata block")
+    if header_end >= len(lines):
+        raise JunoKGError("no header row after the metadata block", path=path,
+                          line=header_end + 1)
+    reader = csv.reader(io.StringIO("\n".join(lines[header_end:])), delimiter="\t",
+                        quoting=csv.QUOTE_NONE)
+    rows = list(reader)
+    columns = [c.strip() for c in rows[0]]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise JunoKGError(f"the header row has no {', '.join(missing)} column",
+                          path=path, line=header_end + 1,
+                          hint="SSSOM needs subject_id, predicate_id, object_id and "
+                               "mapping_justification")
+    table = Table(path, metadata, {k: v for k, v in prefixes.items()}, columns)
+    allowed = {str(p) for p in LINK_PREDICATES}
+    for offset, cells in enumerate(rows[1:], start=header_end + 2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(columns):
+            raise JunoKGError(f"{len(cells)} cells where the header has {len(columns)}",
+                              path=path, line=offset,
+                              hint="separate cells with exactly one tab; leave empty cells empty")
+        values = {c: v.strip() for c, v in zip(columns, cells, strict=True)}
+        for column in REQUIRED_COLUMNS:
+            if not values[column]:
+                raise JunoKGError(f"empty {column}", path=path, line=offset)
+        subject = _expand(values["subject_id"], prefixes, "subject_id", path, offset)
+        predicate = _expand(values["predicate_id"], prefixes, "predicate_id", path, offset)
+        obj = _expand(values["object_id"], prefixes, "object_id", path, offset)
+        justification = _expand(values["mapping_justification"], prefixes,
+                                "mapping_justification", path, offset)
+        if predicate not in allowed:
+            raise JunoKGError(f"predicate {values['predicate_id']} is not a link property",
+                              path=path, line=offset,
+                              hint="use owl:sameAs, skos:exactMatch/closeMatch/broadMatch/"
+                                   "narrowMatch/relatedMatch or foaf:isPrimaryTopicOf")
+        if not justification.startswith(SEMAPV):
+            raise JunoKGError(f"mapping_justification {values['mapping_justification']} is "
+                              "not a semapv: term", path=path, line=offset,
+                              hint="e.g. semapv:ManualMappingCuration")
+        values["mapping_justification"] = justification
+        if values.get("confidence"):
+            try:
+                confidence = float(values["confidence"])
+            except ValueError:
+                confidence = -1.0
+            if not 0.0 <= confidence <= 1.0:
+                raise JunoKGError(f"confidence {values['confidence']!r} is not a number "
+                                  "from 0 to 1", path=path, line=offset)
+        table.rows.append(Mapping(offset, values, subject, predicate, obj))
+    return table
+
+
+def read_tables(folder: Path) -> list[Table]:
+    return [read_table(p) for p in sorted(folder.glob("*.sssom.tsv"))] if folder.is_dir() else []
+
+
+def links_graph(path: Path) -> Graph:
+    """The triples one table contributes to the ``links`` graph (the load step's hook)."""
+    return read_table(path).graph()
+
+
+# --------------------------------------------------------------------------- VoID linksets
+
+def linksets(links: Graph, base: str) -> Graph:
+    """VoID linksets from ``links``: one per target dataset and link property, with counts."""
+    dataset = URIRef(f"{base}dataset")
+    counts: Counter[tuple[str, str]] = Counter()
+    for _s, p, o in links:
+        target = target_of(str(o))
+        if target is not None:
+            counts[(target.key, str(p))] += 1
+    g = Graph()
+    used = {key for key, _ in counts}
+    for target in TARGETS:
+        if target.key not in used:
+            continue
+        node = URIRef(target.homepage)
+        g.add((node, RDF.type, VOID.Dataset))
+        g.add((node, DCTERMS.title, Literal(target.title, lang="en")))
+        g.add((node, FOAF.homepage, node))
+        g.add((node, VOID.uriSpace, Literal(target.uri_space)))
+        g.add((node, VOID.uriRegexPattern, Literal(target.pattern)))
+        if target.sparql:
+            g.add((node, VOID.sparqlEndpoint, URIRef(target.sparql)))
+    names = {str(p): str(p).rsplit("#", 1)[-1].rsplit("/", 1)[-1] for p in LINK_PREDICATES}
+    for (key, predicate), n in sorted(counts.items()):
+        target = next(t for t in TARGETS if t.key == key)
+        node = URIRef(f"{base}dataset/linkset/{key}-{names.get(predicate, 'link')}")
+        g.add((dataset, VOID.subset, node))
+        g.add((node, RDF.type, VOID.Linkset))
+        g.add((node, DCTERMS.title, Literal(f"Links to {target.title} "
+                                            f"({names.get(predicate, predicate)})", lang="en")))
+        g.add((node, VOID.subjectsTarget, dataset))
+        g.add((node, VOID.objectsTarget, URIRef(target.homepage)))
+        g.add((node, VOID.linkPredicate, URIRef(predicate)))
+        g.add((node, VOID.triples, Literal(n, datatype=XSD.integer)))
+    return g
+
+
+# --------------------------------------------------------------------------- resolve
+
+@dataclass
+class Candidate:
+    subject: str
+    subject_label: str
+    predicate: str
+    object: str
+    object_label: str
+    confidence: float
+    comment: str
+
+
+@dataclass
+class ResolveReport:
+    """What ``resolve`` found: the candidates written, and what it could not resolve."""
+
+    table: Path
+    endpoint: str
+    titles: int = 0
+    added: list[Candidate] = field(default_factory=list)
+    known: int = 0  #: candidates already in the table (any state), not written again
+    not_found: list[str] = field(default_factory=list)  #: titles without a Wikidata item
+    skipped: list[str] = field(default_factory=list)  #: malformed identifiers, with why
+
+    def text(self) -> str:
+        lines = [f"{len(self.added)} candidate links written to {self.table} "
+                 f"({self.titles} Wikipedia titles looked up at {self.endpoint}; "
+                 f"{self.known} already in the table)"]
+        lines += [f"  + {c.subject_label or c.subject}  {c.object}  ({c.confidence})"
+                  for c in self.added]
+        if self.not_found:
+            lines.append("no Wikidata item for: " + "; ".join(self.not_found))
+        lines += [f"skipped: {s}" for s in self.skipped]
+        if self.added:
+            lines.append("review each candidate row, then fill reviewer_label to publish it "
+                         "(or set predicate_modifier to Not to reject it)")
+        return "\n".join(lines)
+
+
+def _sparql_literal(text: str) -> str:
+    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+               .replace("\r", "\\r"))
+    return f'"{escaped}"@en'
+
+
+def sitelink_query(titles: Sequence[str]) -> str:
+    """The SPARQL that finds, for English Wikipedia titles, the Wikidata item (through its
+    sitelink) and the item's MusicBrainz identifiers."""
+    values = "\n    ".join(_sparql_literal(t) for t in titles)
+    props = " ".join(f"wdt:{p}" for p in MUSICBRAINZ_PROPERTIES)
+    return f"""PREFIX schema: <http://schema.org/>
+PREFIX wdt: <http://www.wikidata.org/prop/direct/>
+SELECT ?title ?item ?property ?id WHERE {{
+  VALUES ?title {{
+    {values}
+  }}
+  ?article schema:about ?item ;
+           schema:isPartOf <https://en.wikipedia.org/> ;
+           schema:name ?title .
+  OPTIONAL {{
+    VALUES ?property {{ {props} }}
+    ?item ?property ?id .
+  }}
+}}"""
+
+
+def _ask(endpoint: str, query: str, timeout: float) -> list[dict]:
+    import httpx
+
+    try:
+        resp = httpx.post(endpoint, data={"query": query}, timeout=timeout,
+                          headers={"Accept": "application/sparql-results+json",
+                                   "User-Agent": USER_AGENT}, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise JunoKGError(f"cannot reach {endpoint}: {exc or type(exc).__name__}",
+                          hint="links resolve needs the Wikidata SPARQL endpoint (online) "
+                               "or --endpoint URL of a copy") from None
+    if resp.status_code != 200:
+        raise JunoKGError(f"{endpoint} answered {resp.status_code}: {resp.text[:300]}")
+    try:
+        return resp.json()["results"]["bindings"]
+    except (ValueError, KeyError) as exc:
+        raise JunoKGError(f"{endpoint} did not answer with SPARQL JSON results ({exc})") from None
+
+
+def _wikipedia_rows(table: Table) -> list[Mapping]:
+    return [r for r in table.rows if r.predicate == str(FOAF.isPrimaryTopicOf)
+            and r.object.startswith("https://en.wikipedia.org/wiki/") and not r.negated]
+
+
+def _identity_predicate(table: Table, subject: str) -> str:
+    """How the subject relates to the item behind its article: as it does to DBpedia."""
+    for row in table.rows:
+        if row.subject == subject and row.object.startswith("http://dbpedia.org/resource/") \
+                and not row.negated:
+            return row.predicate
+    return str(OWL_SAME_AS)
+
+
+def find_candidates(table: Table, endpoint: str, timeout: float,
+                    report: ResolveReport, batch: int = 50) -> list[Candidate]:
+    """Ask ``endpoint`` about every subject with an English Wikipedia link in ``table``."""
+    by_title: dict[str, list[Mapping]] = {}
+    for row in _wikipedia_rows(table):
+        title = row.get("object_label") or title_of(row.object)
+        by_title.setdefault(title, []).append(row)
+    titles = sorted(by_title)
+    report.titles = len(titles)
+    bindings: list[dict] = []
+    for i in range(0, len(titles), batch):
+        bindings += _ask(endpoint, sitelink_query(titles[i:i + batch]), timeout)
+    items: dict[str, set[str]] = {}
+    ids: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for b in bindings:
+        title, item = b["title"]["value"], b["item"]["value"]
+        items.setdefault(title, set()).add(item)
+        if "property" in b and "id" in b:
+            pid = b["property"]["value"].rsplit("/", 1)[-1]
+            ids.setdefault((title, item), set()).add((pid, b["id"]["value"]))
+    wikidata = next(t for t in TARGETS if t.key == "wikidata")
+    musicbrainz = next(t for t in TARGETS if t.key == "musicbrainz")
+    out: list[Candidate] = []
+    for title in titles:
+        found = sorted(items.get(title, ()))
+        if not found:
+            report.not_found.append(title)
+            continue
+        for row in by_title[title]:
+            predicate = _identity_predicate(table, row.subject)
+            for item in found:
+                if not re.match(wikidata.pattern, item):
+                    report.skipped.append(f"{item} for {title!r}: not a Wikidata Q entity")
+                    continue
+                qid = item.rsplit("/", 1)[-1]
+                out.append(Candidate(
+                    row.subject, row.get("subject_label"), predicate, item, title,
+                    0.95 if len(found) == 1 else 0.5,
+                    f"candidate: the Wikidata item whose English Wikipedia sitelink is "
+                    f"\"{title}\"" + ("" if len(found) == 1 else
+                                      f" (one of {len(found)} items with that sitelink)")))
+                per_prop: dict[str, list[str]] = {}
+                for pid, value in sorted(ids.get((title, item), ())):
+                    per_prop.setdefault(pid, []).append(value)
+                for pid, values in sorted(per_prop.items()):
+                    kind = MUSICBRAINZ_PROPERTIES[pid]
+                    for value in values:
+                        iri = f"https://musicbrainz.org/{kind}/{value.strip().lower()}"
+                        if not re.match(musicbrainz.pattern, iri):
+                            report.skipped.append(f"{pid} {value!r} of {qid}: not a "
+                                                  "MusicBrainz identifier")
+                            continue
+                        out.append(Candidate(
+                            row.subject, row.get("subject_label"), predicate, iri,
+                            f"MusicBrainz {kind} {value}",
+                            0.9 if len(values) == 1 and len(found) == 1 else 0.5,
+                            f"candidate: MusicBrainz {kind} ID ({pid}) of Wikidata {qid}, "
+                            f"the item of English Wikipedia \"{title}\""
+                            + ("" if len(values) == 1 else f"; {qid} has {len(values)} "
+                               f"{pid} values")))
+    return out
+
+
+def _format_row(table: Table, candidate: Candidate, today: str) -> str:
+    values = {
+        "subject_id": table.curie(candidate.subject),
+        "subject_label": candidate.subject_label,
+        "predicate_id": table.curie(candidate.predicate),
+        "object_id": table.curie(candidate.object),
+        "object_label": candidate.object_label,
+        "mapping_justification": "semapv:MappingChaining",
+        "confidence": f"{candidate.confidence:g}",
+        "mapping_date": today,
+        "mapping_tool": "juno-kg links resolve",
+        "comment": candidate.comment,
+    }
+    cells = [values.get(c, "") for c in table.columns]
+    return "\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells)
+
+
+def resolve(table_path: Path, endpoint: str = WIKIDATA_SPARQL, *, timeout: float = 60.0,
+            today: str | None = None, dry_run: bool = False) -> ResolveReport:
+    """Find Wikidata items (by English Wikipedia sitelink) and their MusicBrainz identifiers
+    for the table's subjects, and append them to the table as candidate rows.
+
+    Rows already in the table (whatever their state: accepted, candidate or rejected) are
+    not written again, so running it twice adds nothing the second time. Existing lines
+    are kept byte for byte.
+    """
+    table = read_table(table_path)
+    missing = [c for c in RESOLVE_COLUMNS if c not in table.columns]
+    if missing:
+        raise JunoKGError(f"the table has no {', '.join(missing)} column", path=table_path,
+                          hint="add the columns to the header row; resolve fills them")
+    report = ResolveReport(table_path, endpoint)
+    seen = {(r.subject, r.object) for r in table.rows}
+    today = today or datetime.now(UTC).date().isoformat()
+    new: list[Candidate] = []
+    for candidate in find_candidates(table, endpoint, timeout, report):
+        if (candidate.subject, candidate.object) in seen:
+            report.known += 1
+            continue
+        seen.add((candidate.subject, candidate.object))
+        new.append(candidate)
+    report.added = new
+    if new and not dry_run:
+        text = table_path.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += "".join(_format_row(table, c, today) + "\n" for c in new)
+        tmp = table_path.with_name(f".{table_path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(table_path)
+        read_table(table_path)  # what was written must read back
+    return report
+
+
+def subjects_with(rows: Iterable[Mapping], target: str) -> set[str]:
+    """Subjects with an accepted link into the dataset ``target`` (a :data:`TARGETS` key)."""
+    t = next(t for t in TARGETS if t.key == target)
+    return {r.subject for r in rows if r.accepted and t.owns(r.object)}
+
+
+def federated_queries() -> set[str]:
+    """Names of the named queries that federate with Wikidata (header ``# federated: URL``).
+
+    They need the internet and a SERVICE-capable engine: documented, shipped, and skipped
+    (explicitly) by the tests that run every named query.
+    """
+    folder = Path(__file__).with_name("queries")
+    return {p.stem for p in folder.glob("*.rq")
+            if any(line.startswith("# federated:")
+                   for line in p.read_text("utf-8").splitlines()
+                   if line.startswith("#"))}
