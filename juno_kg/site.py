@@ -335,12 +335,33 @@ def data_files(model: Model, node: URIRef, path: str, context: dict) -> dict[str
     for name in names:
         triples += ds.graph(name)
     out = {}
+    nquads = serialize_dataset(ds, formats.get("nquads"), names)
     for fmt in DATA_FORMATS:
-        if fmt.quads:
-            out[f"data/{path}.{fmt.extension}"] = serialize_dataset(ds, fmt, names)
+        target = f"data/{path}.{fmt.extension}"
+        if fmt.name in ("rdfxml", "trig"):
+            out[target] = ordered_serialization(nquads, fmt, model.prefixes)
+        elif fmt.quads:
+            out[target] = serialize_dataset(ds, fmt, names)
         else:
-            out[f"data/{path}.{fmt.extension}"] = serialize_graph(triples, fmt, context)
+            out[target] = serialize_graph(triples, fmt, context)
     return out
+
+
+def ordered_serialization(nquads: bytes, fmt: formats.Format, prefixes: dict[str, str]) -> bytes:
+    """``fmt`` written by pyoxigraph from sorted N-Quads, keeping their order.
+
+    rdflib's RDF/XML and TriG writers order subjects and graphs by hash (they differ with
+    ``PYTHONHASHSEED``); pyoxigraph writes in input order, so these bytes are deterministic.
+    """
+    import pyoxigraph as ox
+
+    quads = sorted(ox.parse(nquads, format=ox.RdfFormat.N_QUADS),
+                   key=lambda q: (str(q.graph_name), str(q)))
+    used = {p: ns for p, ns in sorted(prefixes.items()) if ns.encode() in nquads}
+    if fmt.quads:
+        return ox.serialize(quads, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=used)
+    triples = list(dict.fromkeys(q.triple for q in quads))
+    return ox.serialize(triples, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=used)
 
 
 def schema_jsonld(model: Model, node: URIRef) -> str:
@@ -558,8 +579,9 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
 def track_list(model: Model, album: URIRef, root: str) -> list[dict]:
     """Tracks of the album (schema:track / mo:track, ordered by position), if the data has them."""
     track_props = (URIRef(SCHEMA + "track"), URIRef(STANDARD_PREFIXES["mo"] + "track"))
-    position_props = (URIRef(SCHEMA + "position"),
+    position_props = (URIRef(model.ont_ns + "trackNumber"), URIRef(SCHEMA + "position"),
                       URIRef(STANDARD_PREFIXES["mo"] + "track_number"))
+    by_props = (URIRef(model.ont_ns + "byArtist"), URIRef(SCHEMA + "byArtist"))
     holders = [album] + [s for s, p, _ in model.inv.get(album, ())
                          if set(model.types(s)) & {URIRef(SCHEMA + "MusicRelease"),
                                                    URIRef(STANDARD_PREFIXES["mo"] + "Release")}]
@@ -569,8 +591,12 @@ def track_list(model: Model, album: URIRef, root: str) -> list[dict]:
             if p in track_props and o not in seen:
                 position = next((model.union.value(o, q) for q in position_props
                                  if model.union.value(o, q) is not None), None)
+                by = sorted({model.value(a, root, with_sources=False).text: model.value(
+                    a, root, with_sources=False) for q in by_props
+                    for a in model.union.objects(o, q)}.items())
                 seen[o] = {"position": int(position) if position is not None else None,
-                           "value": model.value(o, root, with_sources=False)}
+                           "value": model.value(o, root, with_sources=False),
+                           "by": [v for _, v in by]}
     return sorted(seen.values(), key=lambda t: (t["position"] is None, t["position"] or 0,
                                                _value_key(t["value"])))
 
@@ -677,10 +703,13 @@ def shape_doc(model: Model, shape: Node, root: str) -> dict:
     for rule in shapes.objects(shape, URIRef(SH + "sparql")):
         sparql.append({"message": one(rule, "message"),
                        "severity": one(rule, "severity").replace("sh:", "") or "Violation"})
-    return {"id": short_iri(str(shape), model.prefixes) if isinstance(shape, URIRef) else "",
+    shown = short_iri(str(shape), model.prefixes) if isinstance(shape, URIRef) else ""
+    if "#" in shown:
+        shown = shown.rsplit("#", 1)[1]
+    return {"id": shown,
             "closed": one(shape, "closed") == "true",
             "severity": one(shape, "severity").replace("sh:", ""),
-            "rows": sorted(rows, key=lambda r: json.dumps(r, sort_keys=True)),
+            "rows": sorted(rows, key=lambda r: (r["path"], json.dumps(r, sort_keys=True))),
             "sparql": sorted(sparql, key=lambda r: json.dumps(r, sort_keys=True))}
 
 
@@ -796,8 +825,11 @@ def render_site(sources: Sources, context: dict,
         onto_ds.bind(prefix, ns, override=True, replace=True)
     onto_name = URIRef(sources.settings.graph_iri("ontology"))
     onto_ds.graph(onto_name).__iadd__(model.ontology)
+    onto_nquads = serialize_dataset(onto_ds, formats.get("nquads"), [onto_name])
     for fmt in DATA_FORMATS:
         files[f"data/ontology.{fmt.extension}"] = (
+            ordered_serialization(onto_nquads, fmt, model.prefixes)
+            if fmt.name in ("rdfxml", "trig") else
             serialize_dataset(onto_ds, fmt, [onto_name]) if fmt.quads
             else serialize_graph(ontology, fmt, context))
     if void is None:

@@ -375,6 +375,8 @@ def test_result_rows_are_capped_and_the_client_told(tight):
     assert len(response.json()["results"]["bindings"]) == 5
     assert response.headers["x-results-truncated"] == "true"
     assert response.headers["x-result-row-limit"] == "5"
+    again = tight.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"})  # cached
+    assert again.content == response.content and again.headers["x-results-truncated"] == "true"
     small = tight.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 3"})
     assert "x-results-truncated" not in small.headers
     triples = tight.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
