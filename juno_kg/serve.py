@@ -602,6 +602,28 @@ def create_app(dist: str | Path, limits: Limits | None = None):
     async def ontology(request: Request) -> Response:
         return negotiate(request, "ontology")
 
+    async def described(request: Request) -> Response:
+        """``/dataset`` (VoID) and ``/graph/{name}``: 303 to the index or to the graph dump."""
+        name = request.path_params.get("name", "meta")
+        headers = {"Vary": "Accept"}
+        triple_formats = [f for f in formats.FORMATS if not f.quads]
+        if not (site.dist / "dumps" / "graphs" / f"{name}.ttl").is_file():
+            return html_error(404, "Not found", f"There is no graph {name!r} in this dataset.",
+                              request, headers)
+        override = request.query_params.get("format")
+        try:
+            media = (format_from_param(override, "resource") if override else best_match(
+                request.headers.get("accept"), [HTML, *(f.media_type for f in triple_formats)]))
+        except Refused as exc:
+            return html_error(exc.status, "Bad request", exc.message, request, headers)
+        fmt = next((f for f in triple_formats if f.media_type == media), None)
+        if media == HTML:
+            return RedirectResponse("/index.html#data", 303, headers=headers)
+        if fmt is None:
+            return html_error(406, "Not acceptable", "available types: " + ", ".join(
+                [HTML, *(f.media_type for f in triple_formats)]), request, headers)
+        return RedirectResponse(f"/dumps/graphs/{name}.{fmt.extension}", 303, headers=headers)
+
     async def page(request: Request) -> Response:
         path = request.path_params["path"]
         path = path[:-5] if path.endswith(".html") else path
@@ -725,6 +747,8 @@ def create_app(dist: str | Path, limits: Limits | None = None):
     routes = [
         Route("/id/{path:path}", resource),
         Route("/ontology", ontology),
+        Route("/dataset", described),
+        Route("/graph/{name}", described),
         Route("/page/{path:path}", page),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/.well-known/void", void),
@@ -795,4 +819,5 @@ def serve(dist: str | Path = "dist", host: str = DEFAULT_HOST, port: int = DEFAU
     app = create_app(dist, limits)
     echo(f"juno-kg: serving {dist}/ at http://{host}:{port}/ "
          f"(SPARQL endpoint http://{host}:{port}/sparql)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
+                limit_concurrency=512, timeout_keep_alive=5)
