@@ -594,8 +594,15 @@ def track_list(model: Model, album: URIRef, root: str) -> list[dict]:
                 by = sorted({model.value(a, root, with_sources=False).text: model.value(
                     a, root, with_sources=False) for q in by_props
                     for a in model.union.objects(o, q)}.items())
+                shown = model.value(o, root, with_sources=False)
+                jk = model.ont_ns
+                title = model.union.value(o, URIRef(jk + "title")) or next(
+                    (model.union.value(w, URIRef(jk + "title")) for w in
+                     sorted(model.union.objects(o, URIRef(jk + "recordingOf")))), None)
+                if title is not None:
+                    shown.text = str(title)
                 seen[o] = {"position": int(position) if position is not None else None,
-                           "value": model.value(o, root, with_sources=False),
+                           "value": shown,
                            "by": [v for _, v in by]}
     return sorted(seen.values(), key=lambda t: (t["position"] is None, t["position"] or 0,
                                                _value_key(t["value"])))
