@@ -217,5 +217,12 @@ def validate_file(path: Path, settings: Settings | None = None,
         for triple in dataset.triples((None, None, None)):
             data.add(triple)
         return validate_graph(data, sources, dataset)
-    data += parse_file(path)
-    return validate_graph(data, sources)
+    example = parse_file(path)
+    data += example
+    # a Turtle example has no named graphs, but the violation queries may ask GRAPH ?g:
+    # give them a union-default Dataset with the example in a graph of its own
+    dataset = new_dataset()
+    dataset.graph(URIRef(path.resolve().as_uri())).__iadd__(example)
+    dataset.graph(URIRef(sources.settings.graph_iri("ontology"))).__iadd__(
+        sources.graph("ontology"))
+    return validate_graph(data, sources, dataset)
