@@ -48,6 +48,7 @@ class StoreServer:
     workdir: Path | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
     loaded: Path | None = None  #: the N-Quads file loaded at start, if any
+    sql_port: int | None = None  #: Virtuoso's SQL port (for :func:`isql`)
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -273,8 +274,7 @@ def virtuoso(workdir: Path, nquads: Path | None = None) -> Iterator[StoreServer]
     base = f"http://127.0.0.1:{http_port}"
     server = StoreServer("virtuoso", f"{base}/sparql", f"{base}/sparql-auth",
                          f"{base}/sparql-graph-crud-auth", VIRTUOSO_USER, VIRTUOSO_PASSWORD,
-                         workdir=workdir, process=process, loaded=nquads)
-    server.sql_port = sql_port  # type: ignore[attr-defined]
+                         workdir=workdir, process=process, loaded=nquads, sql_port=sql_port)
     try:
         wait_for_sparql(server.query_url, process, describe=lambda: server.log())
         if nquads is not None:
