@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import BNode, Dataset, Graph, URIRef
+from rdflib import XSD, BNode, Dataset, Graph, Literal, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from .config import DATA_GRAPHS, DEFAULT_BASE, Settings
@@ -78,9 +78,17 @@ def new_dataset() -> Dataset:
 
 
 def rebase_term(term, base: str):
-    """``term`` with the default base replaced by ``base`` (IRIs only; literals untouched)."""
-    if isinstance(term, URIRef) and base != DEFAULT_BASE and str(term).startswith(DEFAULT_BASE):
+    """``term`` with the default base replaced by ``base``.
+
+    IRIs are rewritten, and so are ``xsd:anyURI`` literals (IRIs written as literals, such
+    as ``vann:preferredNamespaceUri``); every other literal is left as it is.
+    """
+    if base == DEFAULT_BASE or not str(term).startswith(DEFAULT_BASE):
+        return term
+    if isinstance(term, URIRef):
         return URIRef(base + str(term)[len(DEFAULT_BASE):])
+    if isinstance(term, Literal) and term.datatype == XSD.anyURI:
+        return Literal(base + str(term)[len(DEFAULT_BASE):], datatype=XSD.anyURI)
     return term
 
 

@@ -17,7 +17,7 @@ from . import formats
 from .check import CheckReport, validate
 from .config import DEFAULT_BASE, GRAPH_NAMES, Settings
 from .enrich import DUMP_NAME, enrich
-from .load import STANDARD_PREFIXES, JunoKGError, Sources, bind_prefixes, load
+from .sources import STANDARD_PREFIXES, JunoKGError, Sources, bind_prefixes, load
 
 CONTEXT_FILE = "context.jsonld"
 
@@ -43,32 +43,69 @@ def _sorted_lines(data: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
+def _used_prefixes(graph: Graph, text: str) -> dict[str, str]:
+    """The prefixes bound in ``graph`` whose namespace occurs in the N-Triples ``text``."""
+    return {p: str(ns) for p, ns in sorted(graph.namespaces())
+            if p and not p.startswith("ns") and f"<{ns}" in text}
+
+
+def _oxigraph(ntriples: bytes, fmt: formats.Format, prefixes: dict[str, str],
+              graph: str | None = None) -> list:
+    """Sorted N-Triples parsed by pyoxigraph (optionally as quads in ``graph``), in order."""
+    import pyoxigraph as ox
+
+    triples = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)
+    if graph is None:
+        return list(triples)
+    name = ox.NamedNode(graph)
+    return [ox.Quad(t.subject, t.predicate, t.object, name) for t in triples]
+
+
+def _ox_serialize(items: list, fmt: formats.Format, prefixes: dict[str, str]) -> bytes:
+    import pyoxigraph as ox
+
+    return ox.serialize(items, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=prefixes)
+
+
 def serialize_graph(graph: Graph, fmt: formats.Format, context: dict | None = None) -> bytes:
-    """``graph`` in ``fmt`` (a triple format), byte-identical for the same triples."""
+    """``graph`` in ``fmt`` (a triple format), byte-identical for the same triples.
+
+    N-Triples are sorted; Turtle comes from rdflib on a graph filled in sorted order;
+    RDF/XML from pyoxigraph, which writes triples in the (sorted) order it is given
+    (rdflib's RDF/XML writer orders subjects by hash); JSON-LD from pyld, with sorted keys.
+    """
     if fmt.quads:
         raise ValueError(f"{fmt.name} is a quad format; use serialize_dataset")
     if fmt.name == "ntriples":
         return _sorted_lines(graph.serialize(format="nt"))
     if fmt.name == "jsonld":
         return jsonld_bytes(compact_jsonld(graph, context or {}))
+    if fmt.name == "rdfxml":
+        nt = _sorted_lines(graph.serialize(format="nt"))
+        prefixes = _used_prefixes(graph, nt.decode("utf-8"))
+        return _ox_serialize(_oxigraph(nt, fmt, prefixes), fmt, prefixes)
     text = sorted_graph(graph).serialize(format=fmt.rdflib)
     return text.encode("utf-8")
 
 
 def serialize_dataset(ds: Dataset, fmt: formats.Format, names: list[URIRef]) -> bytes:
-    """The named graphs ``names`` of ``ds`` in quad format ``fmt``, deterministic."""
+    """The named graphs ``names`` of ``ds`` in quad format ``fmt``, deterministic.
+
+    N-Quads are sorted lines; TriG is written by pyoxigraph from the quads graph by
+    graph (in the order of ``names``), each graph's triples sorted.
+    """
     if not fmt.quads:
         raise ValueError(f"{fmt.name} is a triple format; use serialize_graph")
-    out = Dataset()
-    for prefix, ns in ds.namespaces():
-        out.bind(prefix, ns, override=True, replace=True)
-    for name in names:
-        target = out.graph(name)
-        for triple in sorted(ds.graph(name), key=lambda t: tuple(_key(x) for x in t)):
-            target.add(triple)
+    per_graph = {name: _sorted_lines(ds.graph(name).serialize(format="nt")) for name in names}
     if fmt.name == "nquads":
-        return _sorted_lines(out.serialize(format="nquads"))
-    return out.serialize(format=fmt.rdflib).encode("utf-8")
+        lines = [f"{line.removesuffix(' .')} <{name}> .\n" for name, nt in per_graph.items()
+                 for line in nt.decode("utf-8").splitlines()]
+        return "".join(sorted(lines)).encode("utf-8")
+    text = "".join(nt.decode("utf-8") for nt in per_graph.values())
+    prefixes = _used_prefixes(ds, text + "".join(f"<{n}>" for n in names))
+    quads = [q for name, nt in per_graph.items()
+             for q in _oxigraph(nt, fmt, prefixes, str(name))]
+    return _ox_serialize(quads, fmt, prefixes)
 
 
 # --------------------------------------------------------------------------- JSON-LD
@@ -248,8 +285,15 @@ def frame_document(sources: Sources, context: dict) -> dict | None:
     primary = [a for a in albums if str(a).endswith("/album/juno")] or albums
     if not primary:
         return None
+    album = primary[0]
     data = union_graph(sources, ("article", "supplement", "links"))
-    return frame_jsonld(data, context, {"@id": str(primary[0])})
+    # nodes that point at the album (releases, chart run, certification, milestones ...)
+    # are embedded under "@reverse"; what the album points at is embedded directly
+    reverse = sorted({str(p) for p in data.predicates(None, album) if p != RDF.type})
+    frame: dict = {"@id": str(album), "@embed": "@once"}
+    if reverse:
+        frame["@reverse"] = {p: {"@embed": "@once"} for p in reverse}
+    return frame_jsonld(data, context, frame)
 
 
 def write_files(files: dict[str, bytes], out: Path) -> None:
