@@ -441,12 +441,13 @@ class Engine:
     async def _run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
         assert self._idle is not None, "Engine.start() was not awaited"
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.timeout
         try:
-            worker = await asyncio.wait_for(self._idle.get(), self.limits.timeout)
+            # a killed worker is replaced within a second or so; wait for one that long too
+            worker = await asyncio.wait_for(self._idle.get(), self.limits.timeout + 30)
         except TimeoutError:
             return (503, "the endpoint is busy: no query worker became free within the "
                          "time limit; try again", b"", False)
+        deadline = loop.time() + self.limits.timeout
         job = {"text": query.text, "default": query.default_graphs,
                "named": query.named_graphs, "media": media, "prefixes": prefixes}
         answered: asyncio.Future = loop.create_future()
