@@ -80,9 +80,7 @@ class CheckReport:
 def data_union(sources: Sources, graphs: tuple[str, ...] = ("ontology", *DATA_GRAPHS)) -> Graph:
     """One graph holding the ontology and every data graph: what the shapes are run on."""
     union = Graph()
-    for prefix, ns in sources.dataset.namespaces():
-        union.bind(prefix, ns, override=True, replace=True)
-    bind_prefixes(union, sources.settings)
+    bind_prefixes(union, sources.settings, like=sources.dataset)
     for name in graphs:
         union += sources.graph(name)
     return union

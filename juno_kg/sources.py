@@ -247,8 +247,17 @@ STANDARD_PREFIXES = {
 }
 
 
-def bind_prefixes(graph: Graph, settings: Settings) -> None:
-    """Bind the standard prefixes and ours (``jk:`` and one per kind of thing)."""
+def bind_prefixes(graph: Graph, settings: Settings, like: Graph | None = None) -> None:
+    """Bind the standard prefixes and ours (``jk:``, ``jkg:``).
+
+    With ``like``, first copy its prefixes, ours (one per kind of thing: ``album:``,
+    ``org:`` …) replacing any default binding rdflib made for the same prefix.
+    """
+    if like is not None:
+        for prefix, ns in like.namespaces():
+            if prefix and not prefix.startswith("ns"):
+                ours = str(ns).startswith(settings.base)
+                graph.bind(prefix, ns, override=ours, replace=ours)
     for prefix, ns in STANDARD_PREFIXES.items():
         graph.bind(prefix, ns, override=True, replace=True)
     graph.bind("jk", settings.ontology_ns, override=True, replace=True)

@@ -222,9 +222,7 @@ def graph_names(sources: Sources) -> list[URIRef]:
 
 def union_graph(sources: Sources, names: tuple[str, ...] = GRAPH_NAMES) -> Graph:
     union = Graph()
-    bind_prefixes(union, sources.settings)
-    for prefix, ns in sources.dataset.namespaces():
-        union.bind(prefix, ns, override=False)
+    bind_prefixes(union, sources.settings, like=sources.dataset)
     for name in names:
         union += sources.graph(name)
     return union
@@ -254,9 +252,7 @@ def render(sources: Sources) -> dict[str, bytes]:
         if not len(graph):
             continue
         g = Graph()
-        bind_prefixes(g, settings)
-        for prefix, ns in sources.dataset.namespaces():
-            g.bind(prefix, ns, override=False)
+        bind_prefixes(g, settings, like=sources.dataset)
         g += graph
         for fmt in formats.FORMATS:
             if not fmt.quads:
