@@ -113,7 +113,7 @@ def parse_file(path: Path, fmt: str = "turtle") -> Graph:
                           hint="save the file as UTF-8") from None
     except OSError as exc:
         raise JunoKGError(f"cannot read file: {exc.strerror}", path=path) from None
-    graph = Graph()
+    graph = Graph(bind_namespaces="none")  # keep the prefixes the file declares
     try:
         graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
     except BadSyntax as exc:
