@@ -222,12 +222,30 @@ def check_facts_by_graph(built):
     assert {g for g, _, _ in got} <= {f"{GRAPH}article", f"{GRAPH}supplement", f"{GRAPH}links"}
 
 
+def check_facts_by_source(built):
+    got = rows("facts-by-source", built, columns=["graph", "fact", "source"])
+    article = {fact[len(ID):] for graph, fact, _ in got if graph == f"{GRAPH}article"}
+    assert article == {  # every sourced node that points at the album, or at a week of its run
+        "release/juno-original", "release/juno-deluxe-edition", "chart-run/juno-billboard-200",
+        *(f"chart-position/juno-billboard-200-week-{n}" for n in range(1, 6)),
+        "certification/juno-riaa-platinum",
+        "milestone/juno-first-soundtrack-at-number-one-since-high-school-musical-2",
+        "milestone/juno-first-number-one-for-rhino",
+        "milestone/juno-first-fox-number-one-soundtrack-since-titanic",
+        "event/dawson-sends-her-work", "event/page-suggests-the-moldy-peaches"}
+    assert (f"{GRAPH}article", f"{ID}certification/juno-riaa-platinum",
+            f"{ID}source/riaa-gold-and-platinum-2011-02-19") in got
+    assert (f"{GRAPH}article", f"{ID}release/juno-original",
+            f"{ID}section/juno-soundtrack-lead") in got
+    assert {g for g, _, _ in got} <= {f"{GRAPH}article", f"{GRAPH}supplement"}
+
+
 EXPECTED = {
     "album": check_album, "releases": check_releases, "chart-run": check_chart_run,
     "certifications": check_certifications, "people": check_people, "artist": check_artist,
     "not-on-album": check_not_on_album, "sources-of": check_sources_of,
     "describe": check_describe, "links": check_links, "tracks": check_tracks,
-    "facts-by-graph": check_facts_by_graph,
+    "facts-by-graph": check_facts_by_graph, "facts-by-source": check_facts_by_source,
 }
 
 
