@@ -24,18 +24,15 @@ any SPARQL 1.1 Protocol endpoint.
   terms' N-Triples form — user text is never pasted into the query.
 - Only queries run: update operations are refused before anything is sent or executed.
 
-This module imports neither rdflib nor httpx unless asked to use them, so that a cold
-``juno-kg query`` starts fast.
+This module imports neither rdflib nor httpx (nor json, datetime, shutil, textwrap) unless
+a query needs them, so that a cold ``juno-kg query`` starts fast.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
-import json
+import os
 import re
-import shutil
-import textwrap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,6 +319,8 @@ SCHEMES = {"http", "https", "urn", "mailto", "tag", "doi", "isbn", "info", "data
 def prefix_map(base: str = DEFAULT_BASE) -> dict[str, str]:
     """Prefixes for parameters and tables: standard ones, the shipped context's, ``jk:``
     (ontology) and ``jkg:`` (graphs). ``kind:slug`` is also read as ``{base}id/kind/slug``."""
+    import json
+
     out = dict(STANDARD_PREFIXES)
     try:
         ctx = json.loads(Path(__file__).with_name("context.jsonld").read_text("utf-8"))
@@ -344,7 +343,7 @@ def make_iri(value: str, prefixes: Mapping[str, str] | None = None,
         raw = raw[1:-1]
     prefix, sep, local = raw.partition(":")
     if sep and not local.startswith("//"):
-        if prefixes and prefix in prefixes:
+        if prefixes is not None and prefix in prefixes:
             raw = prefixes[prefix] + local
         elif prefix.lower() not in SCHEMES and re.fullmatch(r"[a-z][a-z0-9-]*", prefix) \
                 and re.fullmatch(r"[a-z0-9][a-z0-9._-]*", local):
@@ -374,6 +373,12 @@ def _boolean(value: str) -> None:
         raise ValueError(value)
 
 
+def _date(value: str) -> None:
+    import datetime
+
+    datetime.date.fromisoformat(value)
+
+
 def _gyear(value: str) -> None:
     if not re.fullmatch(r"-?\d{4,}(Z|[+-]\d\d:\d\d)?", value):
         raise ValueError(value)
@@ -386,7 +391,7 @@ def make_term(value: Any, kind: str, prefixes: Mapping[str, str] | None = None,
         return value
     if isinstance(value, bool) and kind in ("boolean", "string"):
         value = "true" if value else "false"
-    elif isinstance(value, _dt.date) and kind in ("date", "string"):
+    elif hasattr(value, "isoformat") and kind in ("date", "string"):  # a datetime.date
         value = value.isoformat()
     value = str(value)
     if kind == "iri":
@@ -401,7 +406,7 @@ def make_term(value: Any, kind: str, prefixes: Mapping[str, str] | None = None,
     from decimal import Decimal
 
     checks = {"integer": lambda v: int(v, 10), "decimal": Decimal, "boolean": _boolean,
-              "date": _dt.date.fromisoformat, "gYear": _gyear}
+              "date": _date, "gYear": _gyear}
     return _typed(value, kind, checks[kind])
 
 
@@ -414,7 +419,7 @@ def guess_term(value: Any, prefixes: Mapping[str, str], base: str = DEFAULT_BASE
         return make_term(value, "boolean")
     if isinstance(value, int):
         return make_term(value, "integer")
-    if isinstance(value, _dt.date):
+    if not isinstance(value, str) and hasattr(value, "isoformat"):  # a datetime.date
         return make_term(value, "date")
     text = str(value)
     if text.startswith("<"):
@@ -439,7 +444,7 @@ def bind(query_text: str, named: NamedQuery | None, params: Mapping[str, Any] | 
     """Check ``params`` against the query and turn them into typed terms."""
     params = dict(params or {})
     toks = tokens(query_text)
-    prefixes = {**prefix_map(base), **declared_prefixes(toks)}
+    prefixes = _Prefixes(base, toks)
     out: dict[str, Any] = {}
     if named is not None:
         unknown = sorted(set(params) - {p.name for p in named.params})
@@ -467,6 +472,28 @@ def bind(query_text: str, named: NamedQuery | None, params: Mapping[str, Any] | 
             raise QueryError(f"the query has no variable ?{key} to bind")
         out[key] = guess_term(value, prefixes, base)
     return out
+
+
+class _Prefixes(Mapping):
+    """The prefixes a parameter may use: :func:`prefix_map` and the query's own PREFIX
+    declarations, gathered only when a value is written as ``prefix:local``."""
+
+    def __init__(self, base: str, toks: tuple[Token, ...]) -> None:
+        self._base, self._toks, self._map = base, toks, None
+
+    def _get(self) -> dict[str, str]:
+        if self._map is None:
+            self._map = {**prefix_map(self._base), **declared_prefixes(self._toks)}
+        return self._map
+
+    def __getitem__(self, key: str) -> str:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def parse_params(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -897,7 +924,13 @@ def render_table(names: list[str], rows: list[list[Any]], width: int | None = No
     """A plain-text table that fits ``width`` columns: long values wrap onto up to
     ``max_lines`` lines and are then cut with ``…``."""
     prefixes = prefixes if prefixes is not None else prefix_map(base)
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    import textwrap
+
+    if not width:
+        try:
+            width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+        except (ValueError, OSError):
+            width = 120
     width = max(width, 40)
     cells = [[" ".join(compact(t, prefixes, base).split()) for t in row] for row in rows]
     if not names:
@@ -952,6 +985,8 @@ def render(answer: Answer, fmt: str | None = None,
 
 def describe(named: NamedQuery) -> str:
     """One named query for ``juno-kg queries``: name, title, description, parameters."""
+    import textwrap
+
     lines = [f"{named.name} — {named.title}"]
     if named.description:
         lines += ["    " + x for x in textwrap.wrap(named.description, 84)]
