@@ -672,7 +672,7 @@ def _results(data: bytes, fmt: Any, ordered: bool) -> Rows | Ask:
     names = [v.value for v in parsed.variables]
     rows = []
     for solution in parsed:
-        rows.append({n: solution[n] for n in names if solution[n] is not None})
+        rows.append({n: t for n, t in zip(names, solution, strict=True) if t is not None})
     return Rows(names, rows, ordered, (data, fmt))
 
 
