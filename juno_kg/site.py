@@ -577,35 +577,58 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
 
 
 def track_list(model: Model, album: URIRef, root: str) -> list[dict]:
-    """Tracks of the album (schema:track / mo:track, ordered by position), if the data has them."""
-    track_props = (URIRef(SCHEMA + "track"), URIRef(STANDARD_PREFIXES["mo"] + "track"))
-    position_props = (URIRef(model.ont_ns + "trackNumber"), URIRef(SCHEMA + "position"),
-                      URIRef(STANDARD_PREFIXES["mo"] + "track_number"))
-    by_props = (URIRef(model.ont_ns + "byArtist"), URIRef(SCHEMA + "byArtist"))
-    holders = [album] + [s for s, p, _ in model.inv.get(album, ())
-                         if set(model.types(s)) & {URIRef(SCHEMA + "MusicRelease"),
-                                                   URIRef(STANDARD_PREFIXES["mo"] + "Release")}]
-    seen: dict[Node, dict] = {}
-    for holder in holders:
-        for p, o, _ in model.out.get(holder, ()):
-            if p in track_props and o not in seen:
-                position = next((model.union.value(o, q) for q in position_props
-                                 if model.union.value(o, q) is not None), None)
-                by = sorted({model.value(a, root, with_sources=False).text: model.value(
-                    a, root, with_sources=False) for q in by_props
-                    for a in model.union.objects(o, q)}.items())
-                shown = model.value(o, root, with_sources=False)
-                jk = model.ont_ns
-                title = model.union.value(o, URIRef(jk + "title")) or next(
-                    (model.union.value(w, URIRef(jk + "title")) for w in
-                     sorted(model.union.objects(o, URIRef(jk + "recordingOf")))), None)
-                if title is not None:
-                    shown.text = str(title)
-                seen[o] = {"position": int(position) if position is not None else None,
-                           "value": shown,
-                           "by": [v for _, v in by]}
-    return sorted(seen.values(), key=lambda t: (t["position"] is None, t["position"] or 0,
-                                               _value_key(t["value"])))
+    """The album's tracks, in order where the data numbers them.
+
+    From a track listing about the album (a ``schema:ItemList`` with ``schema:about`` the
+    album, its ``schema:itemListElement`` items with ``schema:position`` and ``schema:item``),
+    the one with the most items; else the album's (or its releases') ``schema:track`` /
+    ``mo:track`` values.
+    """
+    mo = STANDARD_PREFIXES["mo"]
+    positions = (URIRef(SCHEMA + "position"), URIRef(mo + "track_number"))
+    union = model.union
+
+    def first(node: Node, props: tuple[URIRef, ...]) -> Node | None:
+        return next((union.value(node, q) for q in props if union.value(node, q) is not None),
+                    None)
+
+    listings = [s for s in union.subjects(URIRef(SCHEMA + "about"), album)
+                if (s, RDF.type, URIRef(SCHEMA + "ItemList")) in union]
+    entries: dict[Node, dict] = {}
+    if listings:
+        listing = max(sorted(listings), key=lambda s: len(list(
+            union.objects(s, URIRef(SCHEMA + "itemListElement")))))
+        for item in union.objects(listing, URIRef(SCHEMA + "itemListElement")):
+            recording = first(item, (URIRef(SCHEMA + "item"), URIRef(mo + "publication_of")))
+            entries[item] = _track_entry(model, recording if recording is not None else item,
+                                         first(item, positions), root)
+    else:
+        holders = [album] + [s for s, _, _ in model.inv.get(album, ())
+                             if set(model.types(s)) & {URIRef(SCHEMA + "MusicRelease"),
+                                                       URIRef(mo + "Release")}]
+        for holder in holders:
+            for p, o, _ in model.out.get(holder, ()):
+                if p in (URIRef(SCHEMA + "track"), URIRef(mo + "track")) and o not in entries:
+                    entries[o] = _track_entry(model, o, first(o, positions), root)
+    return sorted(entries.values(), key=lambda t: (t["position"] is None, t["position"] or 0,
+                                                   _value_key(t["value"])))
+
+
+def _track_entry(model: Model, recording: Node, position: Node | None, root: str) -> dict:
+    """A track as shown: the recording's title (linked), its artists, its number."""
+    jk = model.ont_ns
+    union = model.union
+    shown = model.value(recording, root, with_sources=False)
+    title = union.value(recording, URIRef(jk + "title")) or next(
+        (union.value(w, URIRef(jk + "title")) for w in
+         sorted(union.objects(recording, URIRef(jk + "recordingOf")))), None)
+    if title is not None:
+        shown.text = str(title)
+    artists = {a for q in (URIRef(jk + "byArtist"), URIRef(SCHEMA + "byArtist"))
+               for a in union.objects(recording, q)}
+    by = sorted((model.value(a, root, with_sources=False) for a in artists), key=_value_key)
+    number = int(position) if isinstance(position, Literal) and str(position).isdigit() else None
+    return {"position": number, "value": shown, "by": by}
 
 
 # --------------------------------------------------------------------------- ontology

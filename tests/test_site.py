@@ -240,14 +240,21 @@ def test_index_is_the_album_at_a_glance(built, store):
                              "?p <http://www.w3.org/2000/01/rdf-schema#label> ?l }"):
         assert row["l"] in page.all_text
     assert "Kimya Dawson" in page.all_text
-    # the track list: every recording the album has as schema:track, once
+    # the track list: the items of the album's track listing (schema:ItemList about it),
+    # in their order, else every recording it has as schema:track
     album = select(store, f"SELECT ?a WHERE {{ ?a <http://schema.org/name> ?n }} "
                           f"VALUES ?n {{ \"{page.h1}\" \"{page.h1}\"@en }}")[0]["a"]
-    tracks = select(store, f"SELECT DISTINCT ?t WHERE {{ <{album}> <http://schema.org/track> ?t }}")
+    listed = select(store, f"""SELECT ?t ?n WHERE {{ ?l a <http://schema.org/ItemList> ;
+        <http://schema.org/about> <{album}> ; <http://schema.org/itemListElement> ?e .
+        ?e <http://schema.org/item> ?t OPTIONAL {{ ?e <http://schema.org/position> ?n }} }}""")
+    tracks = listed or select(store, f"SELECT DISTINCT ?t WHERE {{ <{album}> "
+                                     f"<http://schema.org/track> ?t }}")
     section = html.split('id="tracks"', 1)[1].split("</section>", 1)[0]
-    assert section.count("<li") == len(tracks)
+    assert section.count("<li") == len(tracks) > 0
     for t in tracks:
         assert f'href="page/{t["t"][len(ID):]}.html"' in section
+    numbers = [int(n) for n in re.findall(r'<li value="(\d+)"', section)]
+    assert numbers == sorted(int(t["n"]) for t in tracks if "n" in t)
 
 
 def test_ontology_page_documents_every_term_and_the_shapes_beside_the_classes(built, store):
