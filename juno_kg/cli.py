@@ -60,11 +60,14 @@ def settings(ctx: click.Context) -> Settings:
 @cli.command()
 @click.option("--out", default="dist", show_default=True, type=click.Path(path_type=Path),
               help="Folder to (re)place with the build output.")
+@click.option("--verbose", "-v", is_flag=True, help="List every file written.")
 @click.pass_context
-def build(ctx: click.Context, out: Path) -> None:
+def build(ctx: click.Context, out: Path, verbose: bool) -> None:
     """Validate the sources and write every format into OUT.
 
-    Nothing is written when a check fails (OUT stays as it was); exit 1.
+    Prints each dump and, for the site's per-resource folders, how many files they
+    hold (every file with --verbose). Nothing is written when a check fails (OUT stays
+    as it was); exit 1.
 
     \b
     Example:
@@ -77,8 +80,8 @@ def build(ctx: click.Context, out: Path) -> None:
         click.echo(result.report.text(), err=True)
         click.echo(f"\nbuild failed: nothing written; {out}/ left as it was", err=True)
         ctx.exit(NOT_CONFORMS)
-    for path, size in result.files:
-        click.echo(f"{size:>9}  {out / path}")
+    for line in result.listing(out, verbose=verbose):
+        click.echo(line)
     click.echo(f"{result.report.summary()}; wrote {len(result.files)} files to {out}/")
 
 
@@ -367,7 +370,6 @@ def links_resolve(ctx: click.Context, endpoint: str, table: Path | None, timeout
 
     path = table or settings(ctx).root / "data" / "links" / "mappings.sssom.tsv"
     click.echo(resolve(path, endpoint, timeout=timeout, dry_run=dry_run).text())
-
 
 
 def main() -> None:

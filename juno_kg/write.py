@@ -214,6 +214,20 @@ class BuildResult:
     def ok(self) -> bool:
         return self.report.conforms
 
+    def listing(self, out: Path, verbose: bool = False) -> list[str]:
+        """Lines for people: each file with its size, folders of many files summed up."""
+        groups: dict[str, list[int]] = {}
+        lines = []
+        for path, size in self.files:
+            top = path.split("/", 1)[0]
+            if verbose or "/" not in path or top in ("dumps", ".well-known"):
+                lines.append(f"{size:>9}  {out / path}")
+            else:
+                groups.setdefault(top, []).append(size)
+        for top, sizes in sorted(groups.items()):
+            lines.append(f"{sum(sizes):>9}  {out / top}/  ({len(sizes)} files)")
+        return lines
+
 
 def graph_names(sources: Sources) -> list[URIRef]:
     return [URIRef(sources.settings.graph_iri(n)) for n in GRAPH_NAMES

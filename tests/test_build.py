@@ -32,6 +32,9 @@ def test_build_prints_what_it_wrote(tmp_path):
     assert result.exit_code == 0, result.output
     assert "dumps/juno-kg.ttl" in result.output
     assert "conforms" in result.output
+    assert "page/  (" in result.output, "the site's per-resource folders are summed up"
+    verbose = run_cli("--root", str(ROOT), "build", "-v", "--out", str(tmp_path / "out"))
+    assert "/page/" in verbose.output and "files)" not in verbose.output
 
 
 def test_two_builds_under_different_hash_seeds_are_byte_identical(tmp_path):
