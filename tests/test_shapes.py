@@ -55,11 +55,24 @@ def test_validate_command_exit_codes(source_copy):
     assert "data/article/zz-bad.ttl" in result.output, "the report names the data file"
 
 
+@pytest.fixture(scope="session")
+def reports(sources):
+    """One validation per example, shared by the tests below (pySHACL is the slow part)."""
+    cache: dict = {}
+
+    def report_for(path: Path):
+        if path not in cache:
+            cache[path] = validate_file(path, sources=sources)
+        return cache[path]
+
+    return report_for
+
+
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
-def test_invalid_example_produces_exactly_its_expected_findings(path, sources):
+def test_invalid_example_produces_exactly_its_expected_findings(path, reports):
     expected = expectations(path)
     assert expected, f"{path.name} has no '# expect:' line"
-    report = validate_file(path, sources=sources)
+    report = reports(path)
     got = found(report)
     for item in expected:
         assert item in got, f"{path.name}: expected {item}, got {got}\n{report.text()}"
@@ -69,10 +82,10 @@ def test_invalid_example_produces_exactly_its_expected_findings(path, sources):
         assert not report.conforms
 
 
-def test_every_shape_and_violation_query_has_a_failing_example(sources):
+def test_every_shape_and_violation_query_has_a_failing_example(sources, reports):
     bitten: set[str] = set()
     for path in INVALID:
-        report = validate_file(path, sources=sources)
+        report = reports(path)
         for r in report.results:
             if r.node_shape is not None:
                 bitten.add(str(r.node_shape))
