@@ -100,16 +100,21 @@ def validate_graph(data: Graph, sources: Sources, dataset: Dataset | None = None
     ask ``GRAPH ?g { … }`` which named graph a triple is in), else on ``data``.
     """
     import pyshacl
-    from pyshacl.errors import ReportableRuntimeError, ShapeLoadError
+    from pyparsing import ParseBaseException
+    from pyshacl.errors import ReportableRuntimeError, ValidationFailure
 
     try:
         _conforms, report, _text = pyshacl.validate(
             data, shacl_graph=sources.shapes, inference="none", advanced=True,
             allow_warnings=True, abort_on_first=False, meta_shacl=False)
-    except (ShapeLoadError, ReportableRuntimeError) as exc:
+    except (ReportableRuntimeError, ParseBaseException) as exc:  # bad shapes, bad SPARQL
         raise JunoKGError(f"the shapes cannot be used: {exc}",
                           path=sources.settings.root / "shapes",
                           hint="fix the SHACL in shapes/") from None
+    if isinstance(report, ValidationFailure):  # pySHACL returns some runtime failures
+        raise JunoKGError(f"the shapes cannot be used: {report}",
+                          path=sources.settings.root / "shapes",
+                          hint="fix the SHACL in shapes/ (a SPARQL constraint failed to run)")
     nm = NamespaceManager(Graph(), bind_namespaces="none")
     for prefix, ns in data.namespaces():
         nm.bind(prefix, ns, override=False)

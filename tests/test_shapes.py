@@ -111,3 +111,17 @@ def test_every_class_of_the_ontology_has_a_shape(sources):
 def test_shapes_use_every_severity_on_purpose(sources):
     severities = set(sources.shapes.objects(None, SH.severity))
     assert SH.Warning in severities
+
+
+def test_a_broken_shape_is_a_load_error_not_a_traceback(source_copy):
+    (source_copy / "shapes" / "zz-broken.ttl").write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n"
+        "@prefix jks: <https://w3id.org/juno-kg/shapes#> .\n"
+        "jks:Broken a sh:NodeShape ; "
+        "sh:targetClass <https://w3id.org/juno-kg/ontology#Album> ;\n"
+        '  sh:sparql jks:BrokenConstraint .\n'
+        'jks:BrokenConstraint sh:select "SELECT $this WHERE { $this ?p ";\n'
+        '  sh:message "never" .\n', "utf-8")
+    result = run_cli("--root", str(source_copy), "validate")
+    assert result.exit_code == 2, result.output
+    assert "shapes" in result.output and "Traceback" not in result.output
