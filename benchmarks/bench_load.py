@@ -21,36 +21,19 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pyoxigraph as ox
+from timing import free_port, median_seconds  # benchmarks/timing.py
 
 from juno_kg.config import Settings
 from juno_kg.store import load_endpoint, load_store
 from juno_kg.write import build
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_oxigraph(folder: Path) -> tuple[subprocess.Popen, str]:

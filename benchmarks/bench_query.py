@@ -25,20 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import median_seconds  # benchmarks/timing.py
+
 from juno_kg import build, query
 from juno_kg.query import named_queries
 
 PARAMS = {"sources-of": {"resource": "release:juno-original"}}
 TARGET_ENGINE, TARGET_COLD = 20.0, 8.0
-
-
-def median_seconds(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def engines(data: Path, runs: int) -> list[float]:

@@ -50,19 +50,12 @@ def source_copy(tmp_path) -> Path:
 
 # Real triple stores on loopback for the whole session (see tests/stores.py).
 from .stores import (  # noqa: E402,F401
+    free_port,
     oxigraph_factory,
     oxigraph_server,
     virtuoso_factory,
     virtuoso_server,
 )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
