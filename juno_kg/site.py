@@ -300,16 +300,8 @@ def _rows(model: Model, triples: list[tuple[URIRef, Node, str]], root: str,
 
 
 def _inverse_rows(model: Model, triples: list[tuple[Node, URIRef, str]], root: str) -> list[Row]:
-    by_prop: dict[URIRef, dict[Node, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for s, p, g in triples:
-        by_prop[p][s].append(g)
-    rows = []
-    for prop, values in by_prop.items():
-        shown = [model.value(s, root, sorted(set(gs))) for s, gs in values.items()]
-        rows.append(model.prop_row(prop, sorted(shown, key=_value_key),
-                                   root))
-    return sorted(rows, key=lambda r: (0 if r.iri.startswith(model.ont_ns) else 1, r.label,
-                                       r.iri))
+    """Rows of the links pointing at a resource ("referenced by"): (subject, property, graph)."""
+    return _rows(model, [(p, s, g) for s, p, g in triples], root, skip=())
 
 
 def resource_graph(model: Model, node: URIRef) -> Dataset:
