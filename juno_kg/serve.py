@@ -274,6 +274,20 @@ def _term_json(term: Any) -> dict:
     return {"type": "literal", "value": str(term)}
 
 
+
+def _take(results, max_rows: int, deadline: float) -> tuple[list, bool] | None:
+    """Up to ``max_rows`` items of a lazy query result, and whether more were left;
+    None when the time limit passes while reading them."""
+    items: list = []
+    for item in results:
+        if len(items) == max_rows:
+            return items, True
+        if time.monotonic() > deadline:
+            return None
+        items.append(item)
+    return items, False
+
+
 def _execute(store: Any, job: dict, max_rows: int, deadline: float) -> tuple:
     """Run one checked query in a worker.
 
@@ -294,14 +308,10 @@ def _execute(store: Any, job: dict, max_rows: int, deadline: float) -> tuple:
             doc = {"head": {}, "boolean": bool(result)}
             return _results(doc, media, False)
         if isinstance(result, ox.QueryTriples):
-            triples, truncated = [], False
-            for triple in result:
-                if len(triples) == max_rows:
-                    truncated = True
-                    break
-                if time.monotonic() > deadline:
-                    return (503, "query time limit exceeded", b"", False)
-                triples.append(triple)
+            taken = _take(result, max_rows, deadline)
+            if taken is None:
+                return (503, "query time limit exceeded", b"", False)
+            triples, truncated = taken
             if media == HTML:
                 doc = {"head": {"vars": ["subject", "predicate", "object"]},
                        "results": {"bindings": [
@@ -317,15 +327,12 @@ def _execute(store: Any, job: dict, max_rows: int, deadline: float) -> tuple:
                                                                          "rdfxml") else None)
             return (200, media, body, truncated)
         names = [v.value for v in result.variables]
-        rows, truncated = [], False
-        for solution in result:
-            if len(rows) == max_rows:
-                truncated = True
-                break
-            if time.monotonic() > deadline:
-                return (503, "query time limit exceeded", b"", False)
-            rows.append({name: _term_json(solution[name]) for name in names
-                         if solution[name] is not None})
+        taken = _take(result, max_rows, deadline)
+        if taken is None:
+            return (503, "query time limit exceeded", b"", False)
+        rows = [{name: _term_json(solution[name]) for name in names
+                 if solution[name] is not None} for solution in taken[0]]
+        truncated = taken[1]
         doc = {"head": {"vars": names}, "results": {"bindings": rows}}
         return _results(doc, media, truncated)
     except SyntaxError as exc:
