@@ -116,6 +116,8 @@ class NamedQuery:
     params: tuple[Param, ...]
     notes: str
     text: str
+    #: the remote endpoint its ``SERVICE`` asks (header ``# federated: URL -- …``), or ""
+    federated: str = ""
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -155,9 +157,15 @@ def parse_header(name: str, path: Path, text: str) -> NamedQuery:
                 fields.setdefault(key, []).append(line[1:].strip())
     if "title" not in fields:
         raise QueryError(f"{path}: the header has no '# title:' line")
+    federated = " ".join(fields.get("federated", [])).split()
+    if not federated:  # no header line: the IRI of its first SERVICE, if it has one
+        toks = tokens(text)
+        federated = [t.text[1:-1] for a, t in zip(toks, toks[1:], strict=False)
+                     if a.text.upper() == "SERVICE" and t.kind == "iri"][:1]
     return NamedQuery(name, path, " ".join(fields["title"]),
                       " ".join(fields.get("description", [])), tuple(params),
-                      " ".join(fields.get("virtuoso", [])), text)
+                      " ".join(fields.get("virtuoso", [])), text,
+                      federated[0] if federated else "")
 
 
 def named_queries(folder: Path = QUERY_DIR) -> dict[str, NamedQuery]:
@@ -529,11 +537,12 @@ def with_values(text: str, bindings: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- checking
 
 @functools.lru_cache(maxsize=256)
-def check_syntax(text: str) -> str:
+def check_syntax(text: str, base: str = DEFAULT_BASE) -> str:
     """The query form, after the query has been parsed (by pyoxigraph) and found a query.
 
-    Raises :class:`QueryError` with line, column and the parser's message, or refusing
-    an update operation."""
+    Raises :class:`QueryError` with line, column and a readable message (see
+    :func:`syntax_error`; a missing ``PREFIX`` is suggested from :func:`prefix_map`), or
+    refusing an update operation."""
     form = query_form(tokens(text))
     if form == "UPDATE":
         raise QueryError("update operations are refused: the query helper only runs "
@@ -544,15 +553,208 @@ def check_syntax(text: str) -> str:
     except RuntimeError:  # parsed, but pyoxigraph cannot plan it (e.g. a custom function):
         pass  # a store may still run it; in-process, the engine reports it
     except SyntaxError as exc:
-        message = str(exc)
-        match = re.match(r"error at (\d+):(\d+): (.*)", message, re.S)
-        if match:
-            raise QueryError(f"SPARQL syntax error: {match.group(3)}",
-                             line=int(match.group(1)), column=int(match.group(2))) from None
-        raise QueryError(f"SPARQL syntax error: {message}") from None
+        raise syntax_error(text, exc, prefix_map(base)) from None
     if form is None:
         raise QueryError("not a SPARQL query")
     return form
+
+
+def prefixed_names(toks: tuple[Token, ...]) -> list[tuple[str, Token]]:
+    """``(prefix, token)`` for every prefixed name the query uses (``schema:name``,
+    ``xsd:date``, ``:local``), in order; the ``PREFIX`` declarations themselves are not uses."""
+    out = []
+    for i, tok in enumerate(toks):
+        after_prefix = i > 0 and toks[i - 1].kind == "word" and toks[i - 1].text.upper() == "PREFIX"
+        if after_prefix:
+            continue
+        if tok.kind == "word" and ":" in tok.text:
+            prefix = tok.text.partition(":")[0]
+            if prefix != "_":  # a blank node label
+                out.append((prefix, tok))
+        elif tok.text == ":":  # the empty prefix: ``:local`` or ``:``
+            out.append(("", tok))
+    return out
+
+
+def undeclared_prefixes(text: str) -> list[tuple[str, Token]]:
+    """The prefixed names of ``text`` whose prefix it does not declare (first use of each)."""
+    toks = tokens(text)
+    declared = set(declared_prefixes(toks))
+    if any(a.kind == "word" and a.text.upper() == "PREFIX" and b.text == ":"
+           for a, b in zip(toks, toks[1:], strict=False)):
+        declared.add("")
+    seen: dict[str, Token] = {}
+    for prefix, tok in prefixed_names(toks):
+        if prefix not in declared:
+            seen.setdefault(prefix, tok)
+    return list(seen.items())
+
+
+def only_used_prefixes(text: str) -> str:
+    """``text`` without the ``PREFIX`` declarations of prefixes it never uses (whole lines go
+    when nothing else is on them)."""
+    toks = tokens(text)
+    used = {prefix for prefix, _ in prefixed_names(toks)}
+    cuts = []
+    for a, b, c in zip(toks, toks[1:], toks[2:], strict=False):
+        if a.kind == "word" and a.text.upper() == "PREFIX" and c.kind == "iri" \
+                and b.text.rstrip(":") not in used:
+            start, end = a.start, c.start + len(c.text)
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = text.find("\n", end)
+            line_end = len(text) if line_end < 0 else line_end
+            if not text[line_start:start].strip() and not text[end:line_end].strip():
+                start, end = line_start, min(line_end + 1, len(text))
+            cuts.append((start, end))
+    for start, end in reversed(cuts):
+        text = text[:start] + text[end:]
+    return text
+
+
+def declare_prefixes(text: str, prefixes: Mapping[str, str]) -> str:
+    """``text`` with a ``PREFIX`` line first for each prefix it uses undeclared that
+    ``prefixes`` knows (sorted by name)."""
+    known = sorted((p, prefixes[p]) for p, _ in undeclared_prefixes(text) if p in prefixes)
+    head = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in known)
+    return f"{head}\n{text}" if head else text
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """The character offset of pyoxigraph's ``line:column`` (1-based) in ``text``."""
+    start = 0
+    for _ in range(line - 1):
+        found = text.find("\n", start)
+        if found < 0:
+            return len(text)
+        start = found + 1
+    return min(start + max(column - 1, 0), len(text))
+
+
+_PARSER_AT = re.compile(r"error at (\d+):(\d+): (.*)", re.S)
+_RANGES = re.compile(r"\.\.=")
+
+
+def _expected_items(listing: str) -> list[str]:
+    """The items of pyoxigraph's ``expected one of A, "b", ['c' | 'd' ..= 'e'], [_]`` list."""
+    items: list[str] = []
+    current: list[str] = []
+    depth, quote, escaped = 0, "", False
+    for char in listing:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
+
+
+def plain_parser_message(message: str, limit: int = 10) -> str:
+    """pyoxigraph's parser message made short: its lists of Unicode ranges (``['A' ..= 'Z'
+    | '\\u{00C0}'..='\\u{00D6}' …]``) become "a name character", ``[_]`` (any character)
+    goes, and at most ``limit`` alternatives are named."""
+    text = " ".join(message.split())
+    match = re.match(r"expected (?:one of )?(.*)$", text)
+    if not match:
+        return text
+    out: list[str] = []
+    for item in _expected_items(match.group(1)):
+        if item == "[_]" or item == "Prefix not found":
+            continue
+        if item.startswith("[") and _RANGES.search(item):
+            item = "a name character"
+        elif re.fullmatch(r"\['(.+)'\]", item):  # one character: ['%']
+            item = '"' + item[2:-2] + '"'
+        if item not in out:
+            out.append(item)
+    if not out:
+        return "unexpected text"
+    if len(out) > limit and {"ABS", "STR"} <= set(out):  # every built-in function: the
+        return "expected an expression (a variable, a value or a function call)"  # one place
+    if len(out) > limit:
+        out = [*out[:limit], "…"]
+    return f"expected {out[0]}" if len(out) == 1 else f"expected one of {', '.join(out)}"
+
+
+def syntax_error(text: str, error: SyntaxError | str,
+                 prefixes: Mapping[str, str] | None = None) -> QueryError:
+    """A readable :class:`QueryError` for pyoxigraph's SPARQL parse ``error`` of ``text``:
+    what the CLI (:func:`check_syntax`) and the endpoint (``juno-kg serve``) both report.
+
+    A prefix used but not declared (the commonest mistake, which pyoxigraph reports as
+    "Prefix not found" amid five lines of Unicode ranges, or as some unrelated keyword)
+    becomes "prefix `foo:` is not declared" at the prefixed name, with the ``PREFIX`` line
+    to add when ``prefixes`` (the standard prefixes and the dataset's; default
+    :func:`prefix_map`) knows it. Any other message keeps its line, column and the tokens
+    expected, without the ranges (:func:`plain_parser_message`).
+    """
+    known = {**STANDARD_PREFIXES, **(prefix_map() if prefixes is None else prefixes)}
+    message, line, column = str(error), None, None
+    match = _PARSER_AT.match(message)
+    if match:
+        line, column, message = int(match.group(1)), int(match.group(2)), match.group(3)
+    at = len(text) if line is None else _offset(text, line, column or 1)
+    missing = undeclared_prefixes(text)
+    if missing and missing[0][1].start > at:  # the parser stopped earlier, on something else
+        missing = []
+    toks = tokens(text)
+    unclosed = next((t for t in toks if t.kind == "other" and t.text in "\"'"), None)
+    if unclosed is not None and unclosed.start <= at:
+        line, column = _position(text, unclosed.start)
+        return QueryError(f"SPARQL syntax error: the string opened here with {unclosed.text} "
+                          "is not closed", line=line, column=column)
+    if missing or "Prefix not found" in message:
+        if missing:
+            names = [p for p, _ in missing]
+            line, column = _position(text, missing[0][1].start)
+        else:  # pyoxigraph saw it, our lexer did not: read the name before the error
+            found = re.search(r"([^\s{}()<>\"';,]*):[^\s{}()<>\"';,]*$", text[:at])
+            names = [found.group(1) if found else "?"]
+        return QueryError(_undeclared_message(names, known), line=line, column=column)
+    return QueryError(f"SPARQL syntax error: {plain_parser_message(message)}",
+                      line=line, column=column)
+
+
+def _undeclared_message(names: list[str], known: Mapping[str, str]) -> str:
+    """"prefix `foo:` is not declared; add … PREFIX foo: <…>" for the undeclared ``names``
+    (the first is where the parser stopped)."""
+    def shown(prefix: str) -> str:
+        return "the empty prefix `:`" if prefix == "" else f"prefix `{prefix}:`"
+
+    text = f"{shown(names[0])} is not declared"
+    if len(names) > 1:
+        text += f" (nor {', '.join(f'`{p}:`' for p in names[1:])})"
+    lines = [f"PREFIX {p}: <{known[p]}>" for p in names if p in known]
+    unknown = [p for p in names if p not in known]
+    advice = []
+    if lines:
+        what = "this line" if len(lines) == 1 else "these lines"
+        advice.append(f"add {what} at the start of the query: {' '.join(lines)}")
+    if unknown:
+        decls = " ".join(f"PREFIX {p}: <its namespace IRI>" for p in unknown)
+        listed = ", ".join(f"`{p}:`" for p in unknown)
+        advice.append(f"declare {'it' if len(names) == 1 else listed} at the start of the "
+                      f"query: {decls} (juno-kg does not know {listed})")
+    return f"{text}; {'; '.join(advice)}"
 
 
 # --------------------------------------------------------------------------- results
@@ -853,7 +1055,7 @@ def run(source: str, params: Mapping[str, Any] | None = None, endpoint: str | No
     """Run one query (see :func:`query`), an ASK answer kept with its results document."""
     base_iri = Settings.make(root, base).base if (root or base) else DEFAULT_BASE
     text, named = resolve(source, base_iri)
-    form = check_syntax(text)
+    form = check_syntax(text, base_iri)
     bindings = bind(text, named, params, base_iri)
     if endpoint:
         if not re.match(r"https?://", endpoint):

@@ -335,8 +335,10 @@ def _execute(store: Any, job: dict, max_rows: int, deadline: float) -> tuple:
         truncated = taken[1]
         doc = {"head": {"vars": names}, "results": {"bindings": rows}}
         return _results(doc, media, truncated)
-    except SyntaxError as exc:
-        return (400, f"SPARQL syntax error: {exc}", b"", False)
+    except SyntaxError as exc:  # the readable message `juno-kg query` gives, same function
+        from .query import syntax_error
+
+        return (400, str(syntax_error(job["text"], exc, job["prefixes"])), b"", False)
     except Exception as exc:  # evaluation errors from the engine: report, never a traceback
         return (500, f"query failed: {type(exc).__name__}: {exc}", b"", False)
 
@@ -708,6 +710,9 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         override = (params.get("format") or [None])[0]
         media = choose_type(request.headers.get("accept"), query.form, override)
         status, what, body, truncated = await engine.run(query, media, site.prefixes)
+        if status == 400 and media == HTML:  # in the browser: the error above the query box
+            return Response(query_page(text, None, False, query.form, error=what),
+                            status_code=400, headers=headers, media_type="text/html")
         if status != 200:
             raise Refused(status, what)
         if truncated:
@@ -738,12 +743,19 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         return Response(sd_cache[media], headers=headers, media_type=media)
 
     def query_page(text: str | None, doc: dict | None, truncated: bool,
-                   form: str | None) -> str:
+                   form: str | None, error: str | None = None) -> str:
+        from .query import declare_prefixes
         from .site import named_queries
 
+        example = declare_prefixes("SELECT ?album ?name WHERE {\n"
+                                   "  ?album a schema:MusicAlbum ; schema:name ?name .\n}\n",
+                                   site.prefixes)
+        title = ("SPARQL query error" if error else "SPARQL query results" if doc is not None
+                 else "SPARQL endpoint")
         return templates.get_template("sparql.html").render(
-            root="", query=text, doc=doc, truncated=truncated, form=form, limits=limits,
-            examples=named_queries(), result_formats=RESULTS, rdf_formats=formats.FORMATS,
+            root="", title=title, query=text or example, doc=doc, truncated=truncated,
+            form=form, error=error, limits=limits, examples=named_queries(site.base),
+            result_formats=RESULTS, rdf_formats=formats.FORMATS,
             base=site.base, graphs=site.graphs,
             label=lambda iri, prefixes: site.labels.get(iri) or site_module.short_iri(iri,
                                                                                      prefixes),

@@ -70,52 +70,40 @@ def static_files() -> dict[str, bytes]:
 
 # --------------------------------------------------------------------------- named queries
 
-def named_queries() -> list[dict[str, str]]:
-    """The named queries (``juno_kg/queries/*.rq``): name, title, description and text.
+def named_queries(base: str | None = None) -> list[dict]:
+    """The named queries (``juno_kg/queries/*.rq``) as the query page offers them.
 
-    The header comment of each file gives the title (first line) and the description
-    (the following comment lines).
+    Each is a dict: ``name``, ``title``, ``description`` (whole), ``params`` (name, kind,
+    description, required, default rebased to ``base``), ``federated`` (the remote endpoint
+    its ``SERVICE`` asks, or ""), ``runnable`` (whether this endpoint can run it as it is)
+    and ``text``. For a runnable query, ``text`` gives exactly the rows ``juno-kg query
+    NAME`` gives: the query rebased to ``base``, its parameters bound to their defaults in a
+    ``VALUES`` block (as :func:`juno_kg.query.run` binds them for an endpoint), without the
+    header comment and without ``PREFIX`` lines it does not use. A query with a required
+    parameter or a ``SERVICE`` is not runnable here; its ``text`` is the query as written.
     """
-    try:
-        from . import query as helper  # the query helper (issue 3), when it is there
-    except ImportError:
-        helper = None
-    listing = getattr(helper, "named_queries", None)
-    if callable(listing):
-        out = []
-        for name, named in sorted(dict(listing()).items()):
-            text = named.text
-            try:  # parameters with defaults bound, so the example runs as it is
-                text = helper.with_values(text, helper.bind(text, named, {}))
-            except Exception:  # a required parameter: show the query as written
-                pass
-            out.append({"name": name, "title": named.title,
-                        "description": named.description, "text": text})
-        return out
-    folder = resources.files("juno_kg").joinpath("queries")
-    if not folder.is_dir():
-        return []
+    from .config import DEFAULT_BASE
+    from .query import bind, only_used_prefixes, resolve, with_values
+    from .query import named_queries as listing
+
+    base = base or DEFAULT_BASE
     out = []
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not item.name.endswith(".rq"):
-            continue
-        text = item.read_text("utf-8")
-        header = []
-        for line in text.splitlines():
-            if not line.startswith("#"):
-                break
-            header.append(line.lstrip("#").strip())
-        header = [h for h in header if h]
-        fields = {}
-        for h in header:
-            match = re.match(r"(title|description|summary)\s*:\s*(.*)", h, re.I)
-            if match:
-                fields[match.group(1).lower()] = match.group(2)
-        title = fields.get("title") or (header[0] if header else item.name[:-3])
-        description = fields.get("description") or fields.get("summary") or " ".join(
-            h for h in header[1:] if not re.match(r"\w+\s*:", h))
-        out.append({"name": item.name[:-3], "title": title, "description": description,
-                    "text": text})
+    for name, named in sorted(listing().items()):
+        text, _ = resolve(name, base)
+        lines = text.splitlines()
+        while lines and lines[0].startswith("#"):  # the header: shown on the page instead
+            lines.pop(0)
+        body = only_used_prefixes("\n".join(lines).strip("\n") + "\n").lstrip("\n")
+        runnable = not named.federated and all(not p.required for p in named.params)
+        if runnable:
+            body = with_values(body, bind(text, named, {}, base))
+        params = [{"name": p.name, "kind": p.kind, "description": p.description,
+                   "required": p.required,
+                   "default": None if p.default is None else p.default.replace(
+                       DEFAULT_BASE, base)} for p in named.params]
+        out.append({"name": name, "title": named.title, "description": named.description,
+                    "params": params, "federated": named.federated,
+                    "runnable": runnable, "text": f"# juno-kg query {name}\n{body}"})
     return out
 
 
