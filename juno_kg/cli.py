@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from . import formats
 from .config import BASE_ENV, GRAPH_NAMES, ROOT_ENV, Settings
 
 CONFORMS, NOT_CONFORMS, USAGE = 0, 1, 2
+INTERRUPTED = 130  # 128 + SIGINT: what shells report for Ctrl-C (1 means "does not conform")
 
 
 def _library_error() -> type[Exception]:
@@ -23,11 +25,15 @@ def _library_error() -> type[Exception]:
 
 
 class Group(click.Group):
-    """Turns library errors into a clear message and exit code 2, never a traceback."""
+    """Turns library errors into a clear message and exit code 2, never a traceback;
+    Ctrl-C into exit 130."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(INTERRUPTED)
         except _library_error() as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -59,7 +65,7 @@ def settings(ctx: click.Context) -> Settings:
 
 @cli.command()
 @click.option("--out", default="dist", show_default=True, type=click.Path(path_type=Path),
-              help="Folder to (re)place with the build output.")
+              help="Folder to write; it may hold only a previous build (replaced whole).")
 @click.option("--verbose", "-v", is_flag=True, help="List every file written.")
 @click.pass_context
 def build(ctx: click.Context, out: Path, verbose: bool) -> None:
@@ -67,7 +73,8 @@ def build(ctx: click.Context, out: Path, verbose: bool) -> None:
 
     Prints each dump and, for the site's per-resource folders, how many files they
     hold (every file with --verbose). Nothing is written when a check fails (OUT stays
-    as it was); exit 1.
+    as it was); exit 1. OUT must be new, empty or a previous build: anything else (a
+    checkout, the sources, other files) is refused with exit 2 before any work is done.
 
     \b
     Example:
@@ -75,7 +82,11 @@ def build(ctx: click.Context, out: Path, verbose: bool) -> None:
     """
     from .write import build as run
 
-    result = run(out, settings(ctx))
+    try:
+        result = run(out, settings(ctx))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: nothing written; {out}/ left as it was", err=True)
+        ctx.exit(INTERRUPTED)
     if not result.ok:
         click.echo(result.report.text(), err=True)
         click.echo(f"\nbuild failed: nothing written; {out}/ left as it was", err=True)
@@ -135,9 +146,16 @@ def export(ctx: click.Context, fmt: str, graph: str | None, out: Path | None) ->
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(out)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(out)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _library_error()(f"could not write it: {exc.strerror or exc}",
+                                       path=out) from None
+            raise
 
 
 @cli.command()
@@ -226,7 +244,8 @@ def queries_command() -> None:
 
 @cli.command()
 @click.option("--out", default="dist", show_default=True, type=click.Path(path_type=Path),
-              help="Folder to (re)place with the site: pages, data, dumps, conneg config.")
+              help="Folder to write the site to (pages, data, dumps, conneg config); it may "
+              "hold only a previous build (replaced whole).")
 @click.pass_context
 def publish(ctx: click.Context, out: Path) -> None:
     """Write the static Linked Data site (and the dumps) into OUT, ready to deploy.
@@ -240,7 +259,11 @@ def publish(ctx: click.Context, out: Path) -> None:
     """
     from .site import publish as run
 
-    result = run(out, settings(ctx))
+    try:
+        result = run(out, settings(ctx))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: nothing written; {out}/ left as it was", err=True)
+        ctx.exit(INTERRUPTED)
     if not result.ok:
         click.echo(result.report.text(), err=True)
         click.echo(f"\npublish failed: nothing written; {out}/ left as it was", err=True)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -306,42 +311,214 @@ def frame_document(sources: Sources, context: dict) -> dict | None:
     return frame_jsonld(data, context, frame)
 
 
-def write_files(files: dict[str, bytes], out: Path) -> None:
-    """Write ``files`` to ``out`` atomically: a complete new folder, or ``out`` untouched."""
+#: What a build writes besides the files its manifest lists.
+_BUILD_EXTRAS = frozenset({"manifest.json", "SHA256SUMS"})
+#: Metadata file managers drop into any folder they show; a build may replace them.
+_LITTER = frozenset({".DS_Store", "Thumbs.db"})
+_SOURCE_FOLDERS = ("ontology", "shapes", "data")
+
+
+def _refuse(folder: Path, why: str, hint: str) -> JunoKGError:
+    verb = "replace" if folder.exists() else "write a build into"
+    return JunoKGError(f"refusing to {verb} {folder}: {why}", hint=hint)
+
+
+def _names(entries: list[str], limit: int = 5) -> str:
+    shown = ", ".join(entries[:limit])
+    return shown + (f", … ({len(entries) - limit} more)" if len(entries) > limit else "")
+
+
+def _manifest_paths(folder: Path) -> set[str] | None:
+    """The paths listed in ``folder/manifest.json`` if it is a juno-kg manifest, else None."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        paths = {entry["path"] for entry in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(manifest.get("base"), str) or not all(isinstance(p, str) for p in paths):
+        return None
+    return paths
+
+
+def _unlisted(folder: Path, listed: set[str]) -> list[str]:
+    """Entries under ``folder`` that a build of this manifest did not write (sorted)."""
+    extra: list[str] = []
+
+    def unreadable(error: OSError) -> None:  # what cannot be listed cannot be vouched for
+        extra.append(Path(error.filename).relative_to(folder).as_posix())
+
+    for top, dirs, files in os.walk(folder, onerror=unreadable):
+        rel = Path(top).relative_to(folder)
+        for name in sorted(dirs):
+            if (Path(top) / name).is_symlink():
+                extra.append((rel / name).as_posix())
+        for name in sorted(files):
+            path = (rel / name).as_posix()
+            if not (path in listed or path in _BUILD_EXTRAS or name in _LITTER):
+                extra.append(path)
+    return sorted(extra)
+
+
+def check_out(out: str | Path, root: Path | None = None) -> None:
+    """Refuse (:class:`JunoKGError`, exit 2) an ``out`` that a build must not replace.
+
+    A build replaces only a missing path, an empty folder or a previous build: a folder
+    whose ``manifest.json`` is ours and that holds nothing else but what that build wrote.
+    Never a file, a folder holding a ``.git``, or the sources of ``root`` (its
+    ``ontology/``, ``shapes/``, ``data/``, a folder inside them or one that contains them).
+    """
+    folder = Path(out).resolve()
+    hint = "choose an empty or new folder for --out, or remove this one yourself"
+    if root is not None:
+        for name in _SOURCE_FOLDERS:
+            source = (Path(root) / name).resolve()
+            if folder.is_relative_to(source):
+                where = "the sources' " if folder == source else "inside the sources' "
+                raise _refuse(folder, f"it is {where}{name}/ folder (of {source.parent})",
+                              "write the build outside the sources, e.g. --out dist")
+            if source.is_relative_to(folder):
+                raise _refuse(folder, f"it holds the sources this build reads "
+                              f"({source.relative_to(folder)}/ in it)",
+                              "write the build to a folder of its own, e.g. --out dist")
+    if not folder.exists():
+        above = next(p for p in folder.parents if p.exists())
+        if not above.is_dir():
+            raise _refuse(folder, f"{above} is a file, not a folder",
+                          "choose a new folder for --out, e.g. --out dist")
+        return
+    if not folder.is_dir():
+        raise _refuse(folder, "it is a file, not a folder (a build is a folder of many files)",
+                      "choose a new folder for --out, e.g. --out dist")
+    if os.path.lexists(folder / ".git"):
+        raise _refuse(folder, "it holds a .git (a repository); a build never replaces one",
+                      "choose a new folder for --out, e.g. --out dist")
+    entries = sorted(p.name for p in folder.iterdir())
+    if not entries:
+        return
+    listed = _manifest_paths(folder)
+    if listed is None:
+        why = ("its manifest.json is not a juno-kg build manifest"
+               if (folder / "manifest.json").exists() else "it is not a juno-kg build "
+               "(no manifest.json)")
+        raise _refuse(folder, f"{why} and holds {len(entries)} "
+                      f"entr{'y' if len(entries) == 1 else 'ies'}: {_names(entries)}", hint)
+    extra = _unlisted(folder, listed)
+    if extra:
+        raise _refuse(folder, f"it is a juno-kg build, but {len(extra)} "
+                      f"entr{'y' if len(extra) == 1 else 'ies'} in it are not part of that "
+                      f"build and would be lost: {_names(extra)}",
+                      "move them out of the build folder (or remove the folder yourself), "
+                      "then build again")
+
+
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>[0-9]+)")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (our own PID counts as dead: a leftover of an earlier
+    process that had it). Where that cannot be asked safely, every process counts as alive."""
+    if pid == os.getpid():
+        return False
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (OSError, OverflowError):
+        return False
+    return True
+
+
+def clean_leftovers(out: str | Path) -> list[Path]:
+    """Remove what killed builds left beside ``out``: ``.{name}.tmp-PID/`` and
+    ``.{name}.old-PID/`` folders whose process is gone. A previous build a killed build
+    had moved aside (``out`` missing) is moved back instead. Returns what was removed."""
+    folder = Path(out).resolve()
+    if not folder.parent.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.parent.iterdir()):
+        match = _LEFTOVER.fullmatch(path.name)
+        if (match is None or match["name"] != folder.name or _alive(int(match["pid"]))
+                or path.is_symlink() or not path.is_dir()):
+            continue
+        if match["kind"] == "old" and not folder.exists() and _manifest_paths(path) is not None:
+            path.rename(folder)  # killed between moving the old build aside and the new in
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) for a moment that must not be cut short; a Ctrl-C in it is
+    dropped (the work it would have stopped is done). Only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def write_files(files: dict[str, bytes], out: Path, root: Path | None = None) -> None:
+    """Write ``files`` to ``out`` atomically: a complete new folder, or ``out`` untouched.
+
+    The files go to ``.{name}.tmp-PID/`` beside ``out``, which then takes the place of the
+    previous build (checked again with :func:`check_out` just before). Ctrl-C or an error
+    while writing removes the temporary folder; a kill leaves it for the next build.
+    """
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         for rel, data in files.items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            old.rename(out)
+        check_out(out, root)
+        with _held_interrupts():
+            if out.exists():
+                out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException as exc:
+        with _held_interrupts():
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old.exists() and not out.exists():
+                old.rename(out)
+        if isinstance(exc, OSError):
+            raise JunoKGError(f"could not write the build: {exc.strerror or exc}",
+                              path=exc.filename or out,
+                              hint="nothing was replaced; check the folder's permissions "
+                              "and free space") from exc
         raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def build(out: str | Path = "dist", settings: Settings | None = None) -> BuildResult:
     """Load, check, enrich and write every output into ``out``.
 
     On a violation nothing is written (``out`` is left as it was) and the result's
-    report says why; load errors raise :class:`JunoKGError`.
+    report says why; load errors raise :class:`JunoKGError`. An ``out`` that is not a
+    previous build (see :func:`check_out`) is refused before anything is loaded, and
+    what killed builds left beside it is removed (:func:`clean_leftovers`).
     """
+    settings = settings or Settings.make()
+    check_out(out, settings.root)
+    clean_leftovers(out)
     sources = load(settings)
     report = validate(sources)
     result = BuildResult(report, Path(out))
     if not report.conforms:
         return result
     files = render(sources)
-    write_files(files, Path(out))
+    write_files(files, Path(out), settings.root)
     result.files = sorted((p, len(b)) for p, b in files.items())
     return result
 

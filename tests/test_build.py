@@ -71,12 +71,14 @@ def test_a_failed_check_writes_nothing_and_keeps_the_previous_output(source_copy
     out = tmp_path / "dist"
     out.mkdir()
     (out / "previous.txt").write_text("the last good build")
+    (out / "manifest.json").write_text('{"base": "x", "files": [{"path": "previous.txt"}]}')
+    previous = _tree(out)  # a previous build: the only thing a build may replace
     _break(source_copy)
     result = run_cli("--root", str(source_copy), "build", "--out", str(out))
     assert result.exit_code == 1
     assert "relaseDate" in result.output
     assert "nothing written" in result.output
-    assert _tree(out) == {"previous.txt": b"the last good build"}
+    assert _tree(out) == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist", "src"]  # no temp left
 
 
