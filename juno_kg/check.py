@@ -103,7 +103,12 @@ def validate(sources: Sources | None = None, *, engine: str = ENGINE,
              query_engine: str = QUERY_ENGINE) -> CheckReport:
     """Validate loaded sources (loading the default ones if none are given)."""
     sources = sources or load()
-    return validate_graph(data_union(sources), sources, sources.dataset, engine=engine,
+    # pyshacl-turbo reads the dataset itself (the union of its graphs), as long as it holds
+    # only the graphs that are validated: no copy of every triple into one more graph
+    validated = {URIRef(sources.settings.graph_iri(n)) for n in ("ontology", *DATA_GRAPHS)}
+    whole = all(g.identifier in validated for g in sources.dataset.graphs() if len(g))
+    data = sources.dataset if engine == ENGINE and whole else data_union(sources)
+    return validate_graph(data, sources, sources.dataset, engine=engine,
                           query_engine=query_engine)
 
 
@@ -111,7 +116,8 @@ def validate_graph(data: Graph, sources: Sources, dataset: Dataset | None = None
                    engine: str = ENGINE, query_engine: str = QUERY_ENGINE) -> CheckReport:
     """Run the shapes and violation queries of ``sources`` on ``data``.
 
-    ``data`` should already contain the ontology (class and property hierarchy). The
+    ``data`` (a graph, or a Dataset: the union of its graphs) should already contain the
+    ontology (class and property hierarchy). The
     violation queries run on ``dataset`` when given (a union-default Dataset, so they can
     ask ``GRAPH ?g { … }`` which named graph a triple is in), else on ``data``.
 
@@ -242,9 +248,14 @@ def _pyshacl_report(data: Graph, sources: Sources) -> Graph:
     from pyshacl.errors import ReportableRuntimeError, ValidationFailure
     from pyshacl.graph_abstraction import DataGraph
 
-    # the same triples (and prefixes): a view on data's store, not a copy
-    prepared = _PreparedGraph(store=data.store, identifier=data.identifier,
-                              namespace_manager=data.namespace_manager)
+    if isinstance(data, Dataset):  # the union, in one graph
+        prepared = _PreparedGraph()
+        bind_prefixes(prepared, sources.settings, like=data)
+        for triple in data.triples((None, None, None)):
+            prepared.add(triple)
+    else:  # the same triples (and prefixes): a view on data's store, not a copy
+        prepared = _PreparedGraph(store=data.store, identifier=data.identifier,
+                                  namespace_manager=data.namespace_manager)
     try:
         validator = Validator(DataGraph.from_rdflib(prepared), shacl_graph=sources.shapes,
                               options={"inference": "none", "advanced": False,
@@ -446,23 +457,12 @@ def validate_file(path: Path, settings: Settings | None = None,
     Pass already loaded ``sources`` to reuse their ontology and shapes (compiled once).
     """
     sources = sources or load(settings)
-    data = Graph()
-    bind_prefixes(data, sources.settings)
-    data += sources.graph("ontology")
-    if path.suffix == ".trig":  # an example that puts triples in named graphs
-        dataset = new_dataset()
-        dataset.parse(path, format="trig")
-        dataset.graph(URIRef(sources.settings.graph_iri("ontology"))).__iadd__(
-            sources.graph("ontology"))
-        for triple in dataset.triples((None, None, None)):
-            data.add(triple)
-        return validate_graph(data, sources, dataset, engine=engine, query_engine=query_engine)
-    example = parse_file(path)
-    data += example
-    # a Turtle example has no named graphs, but the violation queries may ask GRAPH ?g:
-    # give them a union-default Dataset with the example in a graph of its own
     dataset = new_dataset()
-    dataset.graph(URIRef(path.resolve().as_uri())).__iadd__(example)
+    bind_prefixes(dataset, sources.settings)
+    if path.suffix == ".trig":  # an example that puts triples in named graphs
+        dataset.parse(path, format="trig")
+    else:  # no named graphs, but the violation queries may ask GRAPH ?g: a graph of its own
+        dataset.graph(URIRef(path.resolve().as_uri())).__iadd__(parse_file(path))
     dataset.graph(URIRef(sources.settings.graph_iri("ontology"))).__iadd__(
         sources.graph("ontology"))
-    return validate_graph(data, sources, dataset, engine=engine, query_engine=query_engine)
+    return validate_graph(dataset, sources, dataset, engine=engine, query_engine=query_engine)
