@@ -356,42 +356,76 @@ def _results(doc: dict, media: str, truncated: bool) -> tuple:
 
 
 def _worker(conn: Any, dump: str, max_rows: int, timeout: float) -> None:
-    """A query worker: one in-memory store loaded from the N-Quads dump, jobs from ``conn``."""
+    """A query worker: one in-memory store loaded from the N-Quads dump, jobs from ``conn``.
+
+    It ends when the server closes its end of the pipe or goes away (EOF, a broken pipe),
+    quietly. Ctrl-C in the terminal reaches the whole process group; stopping the workers is
+    the server's part (it kills them on shutdown), so a worker ignores SIGINT.
+    """
+    import signal
+
     import pyoxigraph as ox
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = ox.Store()
     store.bulk_load(path=dump, format=ox.RdfFormat.N_QUADS)
-    conn.send(("ready",))
-    while True:
-        try:
+    try:
+        conn.send(("ready",))
+        while True:
             job = conn.recv()
-        except (EOFError, OSError):
-            return
-        conn.send(_execute(store, job, max_rows, time.monotonic() + timeout))
+            conn.send(_execute(store, job, max_rows, time.monotonic() + timeout))
+    except (EOFError, OSError):  # the server closed the pipe, or gave up on this answer
+        return
 
 
 @dataclass(eq=False)
 class _Worker:
     process: Any
     conn: Any
+    #: the server's blocking read of this worker's answer, while one is expected
+    reading: asyncio.Future | None = None
 
 
 class Engine:
     """A pool of query worker processes; a query over its time limit kills its worker.
 
+    How an answer travels from a worker to the server: the worker sends its ``(status,
+    media type, body, truncated)`` down a ``multiprocessing`` pipe, whose
+    ``Connection`` frames every message (its length, then its bytes). The server reads it
+    with a plain *blocking* ``conn.recv()`` in a thread of the engine's own pool (one thread
+    per worker, so a read never waits for a thread) and awaits that thread with the time
+    limit. The pipe is never watched with ``loop.add_reader``: an event loop may switch the
+    descriptor to non-blocking (uvloop does, as libuv's poll handles do), and readiness only
+    says the first bytes of an answer have arrived, so ``recv()`` after it broke every answer
+    larger than the socket buffer (about 90 KB). A blocking read of a framed message is
+    correct on every loop and for answers of any size, and it keeps multiprocessing's own
+    framing and pickling on both ends rather than a protocol of ours over a socketpair; the
+    price is one idle thread per worker. When the time limit passes or the request is
+    cancelled (the client went away), the worker is killed: the kernel closes its end of the
+    pipe, the blocked ``recv()`` ends with ``EOFError``, and only once that thread is free is
+    the pipe closed and a fresh worker started (so no thread is left behind and none reads a
+    closed descriptor).
+
     The dataset never changes while it is served, so answers are kept in an LRU cache
-    (``Limits.cache`` entries, answers up to 1 MB) keyed by query text, media type and graphs.
+    (``Limits.cache`` entries, answers up to 1 MB, 64 MB in all: distinct texts of large
+    queries must not grow the server without bound) keyed by query text, media type and
+    graphs.
     """
 
     CACHEABLE_BYTES = 1 << 20
+    CACHE_BYTES = 64 << 20
 
     def __init__(self, dump: Path, limits: Limits) -> None:
         self.dump = dump
         self.limits = limits
         self._cache: OrderedDict[tuple, tuple] = OrderedDict()
+        self._cached_bytes = 0
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
         self._ctx = multiprocessing.get_context("spawn")
+        self._readers: Any = None  # a ThreadPoolExecutor while started
+        self._replacing: set[asyncio.Task] = set()
+        self._stopping = False
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
@@ -400,15 +434,26 @@ class Engine:
                                           self.limits.timeout))
         process.start()
         child.close()
-        if not parent.poll(60) or parent.recv() != ("ready",):
+        try:
+            ready = parent.poll(60) and parent.recv() == ("ready",)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
             process.kill()
+            process.join(5)
+            parent.close()
             raise RuntimeError(f"query worker did not start (loading {self.dump})")
         worker = _Worker(process, parent)
         self._all.add(worker)
         return worker
 
     async def start(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._stopping = False
         self._idle = asyncio.Queue()
+        self._readers = ThreadPoolExecutor(self.limits.workers,
+                                           thread_name_prefix="juno-kg-answer")
         loop = asyncio.get_running_loop()
         workers = await asyncio.gather(*[loop.run_in_executor(None, self._spawn)
                                          for _ in range(self.limits.workers)])
@@ -416,22 +461,43 @@ class Engine:
             self._idle.put_nowait(worker)
 
     async def stop(self) -> None:
-        for worker in list(self._all):
-            self._discard(worker)
+        self._stopping = True
+        if self._replacing:  # let a replacement under way finish, so its worker is stopped too
+            await asyncio.gather(*self._replacing, return_exceptions=True)
+        await asyncio.gather(*[self._retire(worker) for worker in list(self._all)])
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)  # every read has ended: its worker is dead
+            self._readers = None
 
-    def _discard(self, worker: _Worker) -> None:
+    async def _retire(self, worker: _Worker) -> None:
+        """Kill ``worker``, wait for the read of its answer to end, close its pipe."""
         self._all.discard(worker)
-        with contextlib.suppress(Exception):
+        worker.process.kill()  # a no-op on a process that has already exited
+        reading = worker.reading
+        if reading is not None:
+            await asyncio.wait([reading], timeout=10)  # the kill ends it at once
+            if not reading.done():  # never seen; keep the descriptor rather than close it
+                return  # under a thread still reading it
+            if not reading.cancelled():
+                reading.exception()  # EOFError, or an answer come too late: both dropped
+        with contextlib.suppress(OSError):
             worker.conn.close()
-        if worker.process.is_alive():
-            worker.process.kill()
-        worker.process.join(5)
+        await asyncio.get_running_loop().run_in_executor(None, worker.process.join, 5)
+        with contextlib.suppress(ValueError):  # frees its sentinel descriptor now
+            worker.process.close()
 
     async def _replace(self, worker: _Worker) -> None:
-        self._discard(worker)
+        await self._retire(worker)
+        if self._stopping:
+            return
         fresh = await asyncio.get_running_loop().run_in_executor(None, self._spawn)
         assert self._idle is not None
         self._idle.put_nowait(fresh)
+
+    def _replace_later(self, worker: _Worker) -> None:
+        task = asyncio.ensure_future(self._replace(worker))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
 
     async def run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
         """``(status, media_type or message, body, truncated)`` for a checked query."""
@@ -441,41 +507,44 @@ class Engine:
             self._cache.move_to_end(key)
             return cached
         reply = await self._run(query, media, prefixes)
-        if self.limits.cache and reply[0] == 200 and len(reply[2]) <= self.CACHEABLE_BYTES:
+        if self.limits.cache and reply[0] == 200 and len(reply[2]) <= self.CACHEABLE_BYTES \
+                and key not in self._cache:
             self._cache[key] = reply
-            if len(self._cache) > self.limits.cache:
-                self._cache.popitem(last=False)
+            self._cached_bytes += len(reply[2])
+            while len(self._cache) > self.limits.cache or self._cached_bytes > self.CACHE_BYTES:
+                self._cached_bytes -= len(self._cache.popitem(last=False)[1][2])
         return reply
 
     async def _run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
-        assert self._idle is not None, "Engine.start() was not awaited"
+        assert self._idle is not None and self._readers is not None, \
+            "Engine.start() was not awaited"
         loop = asyncio.get_running_loop()
         try:
             # a killed worker is replaced within a second or so; wait for one that long too
-            worker = await asyncio.wait_for(self._idle.get(), self.limits.timeout + 30)
+            # (asyncio.timeout, not wait_for: on 3.11 a cancelled wait_for can drop the
+            # worker it has just taken from the queue)
+            async with asyncio.timeout(self.limits.timeout + 30):
+                worker = await self._idle.get()
         except TimeoutError:
             return (503, "the endpoint is busy: no query worker became free within the "
                          "time limit; try again", b"", False)
-        deadline = loop.time() + self.limits.timeout
         job = {"text": query.text, "default": query.default_graphs,
                "named": query.named_graphs, "media": media, "prefixes": prefixes}
-        answered: asyncio.Future = loop.create_future()
-        fd = worker.conn.fileno()
         try:
             worker.conn.send(job)
-            loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
-            await asyncio.wait_for(answered, max(0.01, deadline - loop.time()))
-            loop.remove_reader(fd)
-            reply = worker.conn.recv()
+            worker.reading = loop.run_in_executor(self._readers, worker.conn.recv)
+            # shielded: on timeout or cancellation the read goes on until the kill ends it
+            async with asyncio.timeout(self.limits.timeout):
+                reply = await asyncio.shield(worker.reading)
         except (TimeoutError, EOFError, OSError, asyncio.CancelledError) as exc:
-            loop.remove_reader(fd)
-            asyncio.ensure_future(self._replace(worker))
+            self._replace_later(worker)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             if isinstance(exc, TimeoutError):
                 return (503, f"query stopped: it ran longer than the time limit of "
                              f"{self.limits.timeout:g} s", b"", False)
             return (500, "the query worker stopped unexpectedly", b"", False)
+        worker.reading = None
         self._idle.put_nowait(worker)
         return reply
 

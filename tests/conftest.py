@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,31 +65,97 @@ from .stores import (  # noqa: E402,F401
 )
 
 
-@pytest.fixture(scope="session")
-def live_server(built):
-    """``juno-kg serve`` on a free loopback port (a real uvicorn process): its base URL."""
-    import time
-    import urllib.request
+@dataclass
+class LiveServer:
+    """A ``juno-kg serve`` process on loopback: its URL, process and console log."""
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "juno_kg", "serve", "--dist", str(built),
-                             "--port", str(port), "--workers", "2"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                pytest.fail(f"juno-kg serve exited: {proc.stdout.read()}")
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def console(self) -> str:
+        return self.log.read_text("utf-8", "replace")
+
+    def workers(self) -> list[int]:
+        """The pids of the server's query worker processes (multiprocessing's spawned
+        children; its resource tracker is not one)."""
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
             try:
-                with urllib.request.urlopen(f"{url}/sparql", timeout=2):
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == self.process.pid and b"spawn_main" in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
+                continue
+        return sorted(found)
+
+    def status(self, field: str) -> int:
+        """A number from ``/proc/PID/status`` of the server process (``Threads``, ``VmRSS``)."""
+        for line in (Path("/proc") / str(self.process.pid) / "status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def open_fds(self) -> int:
+        return len(list((Path("/proc") / str(self.process.pid) / "fd").iterdir()))
+
+
+#: the app of ``juno-kg serve`` under uvicorn on a loop named on the command line
+UVICORN_ON = """
+import sys, uvicorn
+from juno_kg.serve import create_app
+uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
+            loop=sys.argv[3], log_level="warning")
+"""
+
+
+@contextlib.contextmanager
+def juno_kg_serve(dist: Path, log: Path, *options: str,
+                  loop: str | None = None) -> Iterator[LiveServer]:
+    """Run ``python -m juno_kg serve`` as a user runs ``juno-kg serve``: uvicorn with the
+    event loop it picks by default (uvloop, which ``uvicorn[standard]`` installs); with
+    ``loop`` (``asyncio``), the same app under uvicorn on that loop instead."""
+    port = free_port()
+    args = (["-c", UVICORN_ON, str(dist), str(port), loop] if loop else
+            ["-m", "juno_kg", "serve", "--dist", str(dist), "--port", str(port), *options])
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    server = LiveServer(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"juno-kg serve exited ({proc.returncode}): {server.console()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"juno-kg serve did not answer within 60 s: {server.console()}")
+            try:
+                with urllib.request.urlopen(f"{server.url}/sparql", timeout=2):
                     break
             except OSError:
                 time.sleep(0.2)
-        yield url
+        yield server
     finally:
-        proc.terminate()
+        proc.terminate()  # uvicorn's shutdown stops the query workers
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        with contextlib.suppress(ProcessLookupError):  # anything left of its process group
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def live_server_process(built, tmp_path_factory) -> Iterator[LiveServer]:
+    """``juno-kg serve`` with its default limits (2 workers) for the whole session."""
+    log = tmp_path_factory.mktemp("live") / "console.log"
+    with juno_kg_serve(built, log, "--workers", "2") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server_process) -> str:
+    """The base URL of ``juno-kg serve`` on a free loopback port (a real uvicorn process)."""
+    return live_server_process.url
