@@ -119,14 +119,16 @@ def make_copies(copies: int, into: Path) -> Path:
     return root
 
 
-def jena_inputs(root: Path) -> tuple[Path, Path, int]:
-    """The shapes (Turtle) and the validated union (N-Triples) of ``root``, for Jena."""
+def jena_inputs(root: Path, folder: Path) -> tuple[Path, Path, int]:
+    """The shapes (Turtle) and the validated union (N-Triples) of ``root``, for Jena,
+    written into ``folder`` (never into the checkout)."""
     from juno_kg import Settings, load
     from juno_kg.check import data_union
 
     sources = load(Settings.make(root))
     data = data_union(sources)
-    shapes_file, data_file = root / "jena-shapes.ttl", root / "jena-data.nt"
+    folder.mkdir(parents=True, exist_ok=True)
+    shapes_file, data_file = folder / "jena-shapes.ttl", folder / "jena-data.nt"
     sources.shapes.serialize(shapes_file, format="turtle")
     data.serialize(data_file, format="nt", encoding="utf-8")
     return shapes_file, data_file, len(data)
@@ -233,8 +235,8 @@ def main() -> int:
     for size in [shipped, *(Size(k, Path()) for k in factors)]:
         if size.copies:
             size.root = make_copies(size.copies, work)
-        shapes_file, data_file, size.triples = jena_inputs(size.root)
         label = "shipped" if not size.copies else f"{size.copies}x"
+        shapes_file, data_file, size.triples = jena_inputs(size.root, work / f"jena-{label}")
         print(f"{label}: {size.triples} triples", flush=True)
         size.runs["validate"] = median_run(
             [python, "-m", "juno_kg", "--root", str(size.root), "validate"], args.runs, ROOT, ours)

@@ -109,8 +109,8 @@ def materialise(sources: Sources) -> Graph:
                 out.add((o, q, s))
     typed_schema = {s for s, o in out.subject_objects(RDF.type) if str(o).startswith(str(SCHEMA))}
     typed_schema |= {s for s, o in data.subject_objects(RDF.type) if str(o).startswith(str(SCHEMA))}
-    for s in typed_schema:
-        if (s, SCHEMA.name, None) not in data:
+    for s in typed_schema:  # one schema:name per resource: the label only where none is
+        if (s, SCHEMA.name, None) not in data and (s, SCHEMA.name, None) not in out:
             for label in data.objects(s, RDFS.label):
                 out.add((s, SCHEMA.name, label))
     for triple in list(out):
