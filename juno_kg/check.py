@@ -14,7 +14,16 @@ from rdflib.namespace import NamespaceManager
 from rdflib.term import Node
 
 from .config import DATA_GRAPHS, Settings
-from .sources import JunoKGError, Sources, bind_prefixes, load, new_dataset, parse_file
+from .sources import (
+    JunoKGError,
+    LiteralError,
+    Sources,
+    bind_prefixes,
+    literal_errors,
+    load,
+    new_dataset,
+    parse_file,
+)
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 SEVERITIES = ("Violation", "Warning", "Info")
@@ -53,6 +62,8 @@ class CheckReport:
                 return self.namespaces.normalizeUri(node)
             except Exception:  # noqa: BLE001 - fall back to the full IRI
                 return node.n3()
+        if isinstance(node, Literal) and self.namespaces is not None:
+            return node.n3(self.namespaces)  # "2008-01-08"^^xsd:date
         return node.n3() if hasattr(node, "n3") else str(node)
 
     def summary(self) -> str:
@@ -113,7 +124,8 @@ def validate(sources: Sources | None = None, *, engine: str = ENGINE,
 
 
 def validate_graph(data: Graph, sources: Sources, dataset: Dataset | None = None, *,
-                   engine: str = ENGINE, query_engine: str = QUERY_ENGINE) -> CheckReport:
+                   engine: str = ENGINE, query_engine: str = QUERY_ENGINE,
+                   literal_errors: list[LiteralError] | None = None) -> CheckReport:
     """Run the shapes and violation queries of ``sources`` on ``data``.
 
     ``data`` (a graph, or a Dataset: the union of its graphs) should already contain the
@@ -124,6 +136,10 @@ def validate_graph(data: Graph, sources: Sources, dataset: Dataset | None = None
     ``engine`` runs the shapes: :data:`ENGINE`, or ``"pyshacl"`` (the reference; slower).
     ``query_engine`` runs the violation queries: :data:`QUERY_ENGINE`, or ``"rdflib"``
     (the reference; it grows with the square of the data on supplement-source-violation).
+
+    Every ill-typed literal (``literal_errors``, default those of ``sources``: a date that
+    does not exist, a number that is not one) is a Violation, whether or not a shape has an
+    ``sh:datatype`` for its property, reported at the literal's own file, line and column.
     """
     if engine not in ENGINES:
         raise JunoKGError(f"unknown SHACL engine {engine!r}; engines: {', '.join(ENGINES)}")
@@ -140,6 +156,9 @@ def validate_graph(data: Graph, sources: Sources, dataset: Dataset | None = None
     for prefix, ns in nm.graph.namespaces():
         nm.bind(prefix, ns, override=True, replace=True)
     results = _shacl_results(report, sources, nm)
+    results = _literal_results(
+        results, sources.literal_errors if literal_errors is None else literal_errors,
+        sources, report)
     target = data if dataset is None else dataset
     if query_engine == QUERY_ENGINE:
         store = _oxigraph_store(target) if sources.violation_queries else None
@@ -293,6 +312,46 @@ def _shacl_results(report: Graph, sources: Sources, nm: NamespaceManager) -> lis
             node_shape=_node_shape(sources.shapes, shape),
             origin=sources.origin(focus),
         ))
+    return out
+
+
+def _literal_results(results: list[Result], errors: list[LiteralError], sources: Sources,
+                     report: Graph) -> list[Result]:
+    """``results`` with each ill-typed literal told in words, at its own place: a shape's
+    ``sh:datatype`` finding on it gets the literal's reason and line; one no shape
+    reported becomes a Violation of its own."""
+    if not errors:
+        return results
+    by_triple = {(e.subject, e.predicate, e.literal): e for e in errors}
+    told: set = set()
+    out = []
+    for r in results:
+        error = by_triple.get((r.focus, r.path, r.value))
+        if error is not None and r.component == "sh:DatatypeConstraintComponent":
+            told.add((r.focus, r.path, r.value))
+            r = Result(r.severity, r.focus, r.path, r.value, error.reason, r.source_shape,
+                       r.component, r.node_shape, error.place(sources.settings.root))
+            for node in report.subjects(SH.focusNode, r.focus):
+                if (report.value(node, SH.resultPath), report.value(node, SH.value)) == (
+                        r.path, r.value):
+                    report.set((node, SH.resultMessage, Literal(error.reason)))
+        out.append(r)
+    for key, error in sorted(by_triple.items()):
+        if key in told:
+            continue
+        out.append(Result("Violation", error.subject, error.predicate, error.literal,
+                          error.reason, None, "ill-typed literal", None,
+                          error.place(sources.settings.root)))
+        node = URIRef(f"urn:juno-kg:ill-typed-literal:{len(out)}")
+        report.add((node, RDF.type, SH.ValidationResult))
+        report.add((node, SH.resultSeverity, SH.Violation))
+        report.add((node, SH.focusNode, error.subject))
+        report.add((node, SH.resultPath, error.predicate))
+        report.add((node, SH.value, error.literal))
+        report.add((node, SH.resultMessage, Literal(error.reason)))
+        report.add((node, SH.sourceConstraintComponent, SH.DatatypeConstraintComponent))
+        for r in report.subjects(RDF.type, SH.ValidationReport):
+            report.set((r, SH.conforms, Literal(False)))
     return out
 
 
@@ -461,8 +520,12 @@ def validate_file(path: Path, settings: Settings | None = None,
     bind_prefixes(dataset, sources.settings)
     if path.suffix == ".trig":  # an example that puts triples in named graphs
         dataset.parse(path, format="trig")
+        errors: list[LiteralError] = []
     else:  # no named graphs, but the violation queries may ask GRAPH ?g: a graph of its own
-        dataset.graph(URIRef(path.resolve().as_uri())).__iadd__(parse_file(path))
+        parsed = parse_file(path)
+        errors = literal_errors(path, parsed, {})
+        dataset.graph(URIRef(path.resolve().as_uri())).__iadd__(parsed)
     dataset.graph(URIRef(sources.settings.graph_iri("ontology"))).__iadd__(
         sources.graph("ontology"))
-    return validate_graph(dataset, sources, dataset, engine=engine, query_engine=query_engine)
+    return validate_graph(dataset, sources, dataset, engine=engine, query_engine=query_engine,
+                          literal_errors=errors)

@@ -35,6 +35,9 @@ class Group(click.Group):
             click.echo("\ninterrupted", err=True)
             ctx.exit(INTERRUPTED)
         except _library_error() as exc:
+            report = getattr(exc, "report", None)  # DoesNotConform: the findings first
+            if report is not None:
+                click.echo(report.text(), err=True)
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except ValueError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,48 @@ class JunoKGError(Exception):
         return text
 
 
+class DoesNotConform(JunoKGError):
+    """The data does not conform (a Violation): nothing was written or loaded; exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, report=None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.report = report  #: the :class:`juno_kg.check.CheckReport` that says why
+
+
+class _IllTypedLiteralLog(logging.Filter):
+    """rdflib logs a traceback for every literal whose text is not of its datatype
+    (``"2008-02-30"^^xsd:date``) each time it makes one; juno-kg reports such literals itself,
+    in words and with their place in the file (:func:`literal_errors`), so those records are
+    dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to convert Literal lexical form")
+
+
+logging.getLogger("rdflib.term").addFilter(_IllTypedLiteralLog())
+
+
+@dataclass(frozen=True)
+class LiteralError:
+    """A literal whose text is not a value of its datatype, and where it is written."""
+
+    path: Path
+    line: int | None
+    column: int | None
+    subject: URIRef
+    predicate: URIRef
+    literal: Literal
+    reason: str  #: what is wrong, in words
+
+    def place(self, root: Path) -> str:
+        where = _shown(self.path, root)
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        return where
+
+
 @dataclass
 class Sources:
     """Everything loaded: the dataset, the shapes, and where each subject was written."""
@@ -51,6 +95,7 @@ class Sources:
     violation_queries: list[Path]
     origins: dict[URIRef, list[tuple[Path, int | None]]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    literal_errors: list[LiteralError] = field(default_factory=list)  #: ill-typed literals
 
     def graph(self, name: str) -> Graph:
         return self.dataset.graph(URIRef(self.settings.graph_iri(name)))
@@ -165,6 +210,89 @@ def _subject_lines(path: Path, graph: Graph) -> dict[URIRef, int | None]:
     return found
 
 
+_TZ = r"(Z|[+-]\d{2}:\d{2})?"
+_YEAR = r"-?(\d{4,})"
+#: XSD date and time types rdflib does not check (or checks with a bare exception)
+_LEXICAL = {
+    XSD.date: re.compile(rf"{_YEAR}-(\d{{2}})-(\d{{2}}){_TZ}"),
+    XSD.dateTime: re.compile(
+        rf"{_YEAR}-(\d{{2}})-(\d{{2}})T(\d{{2}}):(\d{{2}}):(\d{{2}})(\.\d+)?{_TZ}"),
+    XSD.gYear: re.compile(rf"{_YEAR}{_TZ}"),
+    XSD.gYearMonth: re.compile(rf"{_YEAR}-(\d{{2}}){_TZ}"),
+}
+_EXAMPLE = {XSD.date: "2008-01-08", XSD.dateTime: "2008-01-08T00:00:00",
+            XSD.gYear: "2008", XSD.gYearMonth: "2008-01"}
+
+
+def literal_problem(literal: Literal) -> str | None:
+    """Why ``literal``'s text is not a value of its datatype (None if it is, or unknown).
+
+    Dates are checked against the calendar (``2008-02-30`` does not exist); the other
+    XSD types rdflib knows are checked by rdflib.
+    """
+    datatype, text = literal.datatype, str(literal)
+    if datatype is None:
+        return None
+    name = f"xsd:{datatype[len(str(XSD)):]}" if str(datatype).startswith(str(XSD)) else datatype
+    pattern = _LEXICAL.get(datatype)
+    if pattern is not None:
+        match = pattern.fullmatch(text)
+        if match is None:
+            return f"{text!r} is not written as an {name} (as in {_EXAMPLE[datatype]!r})"
+        groups = match.groups()
+        year = int(groups[0])
+        if datatype in (XSD.date, XSD.dateTime, XSD.gYearMonth):
+            month = int(groups[1])
+            if not 1 <= month <= 12:
+                return f"{text!r} is not a valid {name}: there is no month {month}"
+            if datatype != XSD.gYearMonth:
+                day = int(groups[2])
+                days = calendar.monthrange(year, month)[1] if year > 0 else 31
+                if not 1 <= day <= days:
+                    return (f"{text!r} is not a valid {name}: that date does not exist "
+                            f"({calendar.month_name[month]} {year} has {days} days)")
+            if datatype == XSD.dateTime:
+                hour, minute, second = int(groups[3]), int(groups[4]), int(groups[5])
+                if hour > 24 or minute > 59 or second > 59 or (
+                        hour == 24 and (minute or second)):
+                    return f"{text!r} is not a valid {name}: there is no time {hour:02}:" \
+                           f"{minute:02}:{second:02}"
+        if year == 0:
+            return f"{text!r} is not a valid {name}: there is no year 0"
+        return None
+    if literal.ill_typed:
+        return f"{text!r} is not a valid {name}"
+    return None
+
+
+def literal_errors(path: Path, graph: Graph,
+                   subject_lines: dict[URIRef, int | None]) -> list[LiteralError]:
+    """The ill-typed literals of ``graph`` (parsed from ``path``), each with the line and
+    column of its text: the first place it is written at or after its subject's line."""
+    bad = [(s, p, o) for s, p, o in graph if isinstance(o, Literal) and o.datatype is not None
+           and literal_problem(o) is not None]
+    if not bad:
+        return []
+    text = path.read_text(encoding="utf-8") if path.suffix in (".ttl", ".trig") else ""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    out = []
+    for s, p, o in sorted(bad):
+        line = column = None
+        first = subject_lines.get(s) if isinstance(s, URIRef) else None
+        offset = starts[first - 1] if first and first <= len(starts) else 0
+        for quote in ('"', "'"):
+            at = text.find(f"{quote}{o}{quote}", offset)
+            if at < 0:
+                at = text.find(f"{quote}{o}{quote}")
+            if at >= 0:
+                line, column = _position(text, at)
+                break
+        if line is None:
+            line = first
+        out.append(LiteralError(path, line, column, s, p, o, literal_problem(o) or ""))
+    return out
+
+
 def _files(folder: Path, pattern: str = "*.ttl") -> list[Path]:
     return sorted(folder.glob(pattern)) if folder.is_dir() else []
 
@@ -205,7 +333,12 @@ def load(settings: Settings | None = None) -> Sources:
 
 def _add(sources: Sources, name: str, path: Path, parsed: Graph) -> None:
     origin_lines = _subject_lines(path, parsed) if path.suffix == ".ttl" else {}
-    parsed = rebase_graph(parsed, sources.settings.base)
+    base = sources.settings.base
+    sources.literal_errors += [
+        LiteralError(e.path, e.line, e.column, rebase_term(e.subject, base),
+                     rebase_term(e.predicate, base), e.literal, e.reason)
+        for e in literal_errors(path, parsed, origin_lines)]
+    parsed = rebase_graph(parsed, base)
     target = sources.graph(name)
     for prefix, ns in parsed.namespaces():
         if prefix and not prefix.startswith("ns"):

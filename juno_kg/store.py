@@ -35,7 +35,8 @@ QUERY_ENDPOINT_FOR = (
 
 
 class NotLoaded(JunoKGError):
-    """The store does not hold what the build holds (a count differs): exit 1."""
+    """The store does not hold what the build holds (a count differs), or the data does not
+    conform: exit 1."""
 
     exit_code = 1
 

@@ -22,7 +22,14 @@ from . import formats
 from .check import CheckReport, validate
 from .config import DEFAULT_BASE, GRAPH_NAMES, Settings
 from .enrich import DUMP_NAME, enrich
-from .sources import STANDARD_PREFIXES, JunoKGError, Sources, bind_prefixes, load
+from .sources import (
+    STANDARD_PREFIXES,
+    DoesNotConform,
+    JunoKGError,
+    Sources,
+    bind_prefixes,
+    load,
+)
 
 CONTEXT_FILE = "context.jsonld"
 
@@ -524,14 +531,23 @@ def build(out: str | Path = "dist", settings: Settings | None = None) -> BuildRe
 
 
 def export(fmt: str, graph: str | None = None, settings: Settings | None = None) -> bytes:
-    """The dataset (or one named graph) in format ``fmt``, as a build would write it."""
+    """The dataset (or one named graph) in format ``fmt``, as a build would write it.
+
+    The sources are checked as a build checks them: data that does not conform raises
+    :class:`DoesNotConform` (exit 1; its ``report`` says why) and nothing is returned.
+    """
     fmt_ = formats.get(fmt)
+    if graph is not None and graph not in GRAPH_NAMES:
+        raise JunoKGError(f"unknown graph {graph!r}; graphs: {', '.join(GRAPH_NAMES)}")
     sources = load(settings)
+    report = validate(sources)
+    if not report.conforms:
+        raise DoesNotConform(f"{report.summary()}; nothing written",
+                             report, path=sources.settings.root,
+                             hint="fix the findings above; `juno-kg validate` re-checks")
     enrich(sources, dump_paths())
     bind_prefixes(sources.dataset, sources.settings)
     context = make_context(sources.graph("ontology"), sources.dataset, sources.settings.base)
-    if graph is not None and graph not in GRAPH_NAMES:
-        raise JunoKGError(f"unknown graph {graph!r}; graphs: {', '.join(GRAPH_NAMES)}")
     if fmt_.quads:
         names = graph_names(sources)
         if graph is not None:
