@@ -9,6 +9,8 @@ from pathlib import Path
 DEFAULT_BASE = "https://w3id.org/juno-kg/"
 BASE_ENV = "JUNO_KG_BASE"
 ROOT_ENV = "JUNO_KG_ROOT"
+#: How many processes a build renders its files in (default: one per CPU core).
+JOBS_ENV = "JUNO_KG_JOBS"
 
 #: The named graphs of DESIGN.md, in the order they are written.
 GRAPH_NAMES = ("ontology", "article", "supplement", "links", "inferred", "meta")

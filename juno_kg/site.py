@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
@@ -808,22 +810,24 @@ def sitemap(base: str, pages: list[str]) -> bytes:
 
 # --------------------------------------------------------------------------- entry points
 
-def render_site(sources: Sources, context: dict,
-                void: bytes | None = None) -> dict[str, bytes]:
-    """Every file of the site (pages, per-resource data, config), relative path -> bytes.
-
-    ``sources`` must be enriched (the ``inferred`` and ``meta`` graphs filled in).
-    """
-    from .write import serialize_dataset, serialize_graph
-
-    model = Model(sources)
+def resource_files(model: Model, nodes: list[URIRef], context: dict) -> dict[str, bytes]:
+    """The page and the per-resource data files of each of ``nodes``."""
     env = environment()
     files: dict[str, bytes] = {}
-    pages = [r for r in model.resources]
-    for node in pages:
+    for node in nodes:
         path = model.path(node)
         files[f"page/{path}.html"] = resource_page(model, env, node, schema_jsonld(model, node))
         files.update(data_files(model, node, path, context))
+    return files
+
+
+def common_files(model: Model, context: dict, void: bytes | None = None) -> dict[str, bytes]:
+    """The site's files that are not one resource's: index, ontology, sitemap, config."""
+    from .write import serialize_dataset, serialize_graph
+
+    env = environment()
+    pages = model.resources
+    files: dict[str, bytes] = {}
     files["index.html"] = index_page(model, env, pages)
     files["ontology.html"] = ontology_page(model, env)
     ontology = Graph()
@@ -833,7 +837,7 @@ def render_site(sources: Sources, context: dict,
     onto_ds = Dataset()
     for prefix, ns in model.prefixes.items():
         onto_ds.bind(prefix, ns, override=True, replace=True)
-    onto_name = URIRef(sources.settings.graph_iri("ontology"))
+    onto_name = URIRef(model.sources.settings.graph_iri("ontology"))
     onto_ds.graph(onto_name).__iadd__(model.ontology)
     onto_nquads = serialize_dataset(onto_ds, formats.get("nquads"), [onto_name])
     for fmt in DATA_FORMATS:
@@ -850,6 +854,27 @@ def render_site(sources: Sources, context: dict,
     files["nginx.conf"] = nginx_conf(model.base)
     files["robots.txt"] = f"User-agent: *\nSitemap: {model.base}sitemap.xml\n".encode()
     files.update(static_files())
+    return files
+
+
+def site_tasks(model: Model, context: dict, void: bytes | None = None,
+               chunks: int = 4) -> list[Callable[[], dict[str, bytes]]]:
+    """The site's files as independent pieces of work (for :func:`juno_kg.write.run_tasks`):
+    the common files, and the resources in ``chunks`` interleaved shares."""
+    shares = [model.resources[i::chunks] for i in range(chunks)]
+    return [partial(common_files, model, context, void),
+            *(partial(resource_files, model, share, context) for share in shares if share)]
+
+
+def render_site(sources: Sources, context: dict,
+                void: bytes | None = None) -> dict[str, bytes]:
+    """Every file of the site (pages, per-resource data, config), relative path -> bytes.
+
+    ``sources`` must be enriched (the ``inferred`` and ``meta`` graphs filled in).
+    """
+    files: dict[str, bytes] = {}
+    for task in site_tasks(Model(sources), context, void, chunks=1):
+        files.update(task())
     return files
 
 

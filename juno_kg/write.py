@@ -9,18 +9,19 @@ import re
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from rdflib import OWL, RDF, RDFS, XSD, Dataset, Graph, URIRef
+from rdflib import OWL, RDF, RDFS, XSD, Dataset, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from . import formats
 from .check import CheckReport, validate
-from .config import DEFAULT_BASE, GRAPH_NAMES, Settings
+from .config import DEFAULT_BASE, GRAPH_NAMES, JOBS_ENV, Settings
 from .enrich import DUMP_NAME, enrich
 from .sources import (
     STANDARD_PREFIXES,
@@ -41,11 +42,22 @@ def _key(term: Node) -> tuple[int, str]:
 
 
 def sorted_graph(graph: Graph, namespaces: Graph | None = None) -> Graph:
-    """A copy of ``graph`` whose triples were added in sorted order (deterministic output)."""
-    out = Graph()
+    """A copy of ``graph`` whose triples were added in sorted order (deterministic output).
+
+    It binds the prefixes of ``namespaces`` (default ``graph``) whose namespace is part of
+    an IRI of the graph (terms and datatypes): the only ones a serialisation can use, so
+    the output is that of binding them all, without rdflib's cost per binding.
+    """
+    triples = sorted(graph, key=lambda t: tuple(_key(x) for x in t))
+    iris = {str(term) for triple in triples for term in triple if isinstance(term, URIRef)}
+    iris.update(str(term.datatype) for triple in triples for term in triple
+                if isinstance(term, Literal) and term.datatype is not None)
+    blob = "\n".join(iris)
+    out = Graph(bind_namespaces="none")
     for prefix, ns in (namespaces or graph).namespaces():
-        out.bind(prefix, ns, override=True, replace=True)
-    for triple in sorted(graph, key=lambda t: tuple(_key(x) for x in t)):
+        if str(ns) in blob:
+            out.bind(prefix, ns, override=True, replace=True)
+    for triple in triples:
         out.add(triple)
     return out
 
@@ -259,43 +271,116 @@ def dump_paths() -> list[str]:
     return [f"dumps/{DUMP_NAME}.{fmt.extension}" for fmt in formats.FORMATS]
 
 
-def render(sources: Sources) -> dict[str, bytes]:
-    """Every output file of a build, as relative path -> bytes (nothing touches the disk)."""
-    settings = sources.settings
-    enrich(sources, dump_paths())
-    bind_prefixes(sources.dataset, settings)
-    context = make_context(sources.graph("ontology"), sources.dataset, settings.base)
-    files: dict[str, bytes] = {CONTEXT_FILE: jsonld_bytes(context)}
+_TASKS: list[Callable[[], dict[str, bytes]]] = []
+
+
+def _run_task(index: int) -> dict[str, bytes]:
+    return _TASKS[index]()
+
+
+def default_jobs() -> int:
+    value = os.environ.get(JOBS_ENV, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise JunoKGError(f"{JOBS_ENV}={value!r} is not a whole number",
+                              hint=f"set {JOBS_ENV} to a number of processes, e.g. 2",
+                              ) from None
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def run_tasks(tasks: list[Callable[[], dict[str, bytes]]],
+              jobs: int | None = None) -> dict[str, bytes]:
+    """The files of every task, merged in task order.
+
+    The tasks are independent and pure (each returns relative path -> bytes from data
+    prepared before), so they run in ``jobs`` forked processes that inherit that data
+    instead of receiving a copy; only the bytes travel back. Where forking is not safe
+    (another thread runs, or the platform has no ``fork``) they run here, one by one: the
+    bytes are the same either way.
+    """
+    import multiprocessing
+
+    global _TASKS
+    jobs = min(jobs or default_jobs(), len(tasks))
+    if (jobs <= 1 or threading.active_count() > 1
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        parts = [task() for task in tasks]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        _TASKS = tasks
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+                parts = list(pool.map(_run_task, range(len(tasks))))
+        finally:
+            _TASKS = []
+    files: dict[str, bytes] = {}
+    for part in parts:
+        files.update(part)
+    return files
+
+
+def _union_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
     union = union_graph(sources)
+    files = {}
     for fmt in formats.FORMATS:
         path = f"dumps/{DUMP_NAME}.{fmt.extension}"
         if fmt.quads:
             files[path] = serialize_dataset(sources.dataset, fmt, graph_names(sources))
         else:
             files[path] = serialize_graph(union, fmt, context)
+    return files
+
+
+def _graph_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
+    files = {}
     for name in GRAPH_NAMES:
         graph = sources.graph(name)
         if not len(graph):
             continue
         g = Graph()
-        bind_prefixes(g, settings, like=sources.dataset)
+        bind_prefixes(g, sources.settings, like=sources.dataset)
         g += graph
         for fmt in formats.FORMATS:
             if not fmt.quads:
                 files[f"dumps/graphs/{name}.{fmt.extension}"] = serialize_graph(g, fmt, context)
-    files["dumps/shapes.ttl"] = serialize_graph(sources.shapes, formats.get("turtle"))
     files["void.ttl"] = files["dumps/graphs/meta.ttl"]
+    files["dumps/shapes.ttl"] = serialize_graph(sources.shapes, formats.get("turtle"))
     framed = frame_document(sources, context)
     if framed is not None:
         files[f"dumps/{DUMP_NAME}.framed.jsonld"] = jsonld_bytes(framed)
-    from .site import render_site  # the Linked Data site: pages, per-resource data, conneg
+    return files
 
-    files.update(render_site(sources, context, files["void.ttl"]))
+
+def render(sources: Sources, jobs: int | None = None) -> dict[str, bytes]:
+    """Every output file of a build, as relative path -> bytes (nothing touches the disk);
+    rendered in ``jobs`` processes (default :func:`default_jobs`), the same bytes whatever
+    their number."""
+    from .site import Model, site_tasks  # the Linked Data site: pages, per-resource data
+
+    settings = sources.settings
+    enrich(sources, dump_paths())
+    bind_prefixes(sources.dataset, settings)
+    context = make_context(sources.graph("ontology"), sources.dataset, settings.base)
+    model = Model(sources)
+    tasks = [partial(_union_dumps, sources, context), partial(_graph_dumps, sources, context),
+             *site_tasks(model, context, void=_VOID_LATER)]
+    files: dict[str, bytes] = {CONTEXT_FILE: jsonld_bytes(context)}
+    files.update(run_tasks(tasks, jobs))
+    files[".well-known/void"] = files["void.ttl"]
     manifest = [{"path": p, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
                 for p, b in sorted(files.items())]
     files["SHA256SUMS"] = "".join(f"{m['sha256']}  {m['path']}\n" for m in manifest).encode()
     files["manifest.json"] = jsonld_bytes({"base": settings.base, "files": manifest})
     return files
+
+
+#: Stands in for ``.well-known/void`` in the site's tasks: the dumps' ``void.ttl`` is
+#: written in another task and copied in afterwards (made once, not twice).
+_VOID_LATER = b""
 
 
 def frame_document(sources: Sources, context: dict) -> dict | None:

@@ -38,10 +38,12 @@ def test_build_prints_what_it_wrote(tmp_path):
 
 
 def test_two_builds_under_different_hash_seeds_are_byte_identical(tmp_path):
+    """Also across the number of render processes: one build renders in this process, the
+    other in two forked ones (``JUNO_KG_JOBS``)."""
     trees = []
-    for seed in ("1", "4242"):
+    for seed, jobs in (("1", "1"), ("4242", "2")):
         out = tmp_path / f"out-{seed}"
-        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env = {**os.environ, "PYTHONHASHSEED": seed, "JUNO_KG_JOBS": jobs}
         proc = run_module("--root", str(ROOT), "build", "--out", str(out), env=env)
         assert proc.returncode == 0, proc.stderr
         trees.append(_tree(out))
