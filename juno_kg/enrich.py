@@ -83,19 +83,54 @@ class Alignment:
         return self._inverses[prop]
 
 
+def _pairs(data: Graph, ontology: Graph, prop: URIRef) -> list[tuple[Node, Node]]:
+    """(x, y) where ``x prop y`` holds: stated, or stated the other way with an inverse."""
+    found = list(data.subject_objects(prop))
+    for inverse in {*ontology.objects(prop, OWL.inverseOf),
+                    *ontology.subjects(OWL.inverseOf, prop)}:
+        found += [(o, s) for s, o in data.subject_objects(inverse) if isinstance(o, URIRef)]
+    return found
+
+
+def shortcuts(data: Graph, ontology: Graph, ns: str) -> Graph:
+    """Triples of the ontology's shortcut properties (``jk:chainFirst`` then ``jk:chainNext``).
+
+    A shortcut holds from ``x`` to ``z`` wherever ``x first y`` and ``y next z`` hold in
+    ``data`` (``first`` may be the declared inverse of a stated property). Only the
+    materialiser reads them: it adds their standard super-properties.
+    """
+    first_p, next_p = URIRef(ns + "chainFirst"), URIRef(ns + "chainNext")
+    out = Graph()
+    for shortcut in sorted(set(ontology.subjects(first_p, None))):
+        first, then = ontology.value(shortcut, first_p), ontology.value(shortcut, next_p)
+        if not isinstance(first, URIRef) or not isinstance(then, URIRef):
+            continue
+        for x, y in _pairs(data, ontology, first):
+            for z in data.objects(y, then):
+                out.add((x, shortcut, z))
+    return out
+
+
 def materialise(sources: Sources) -> Graph:
     """The ``inferred`` graph: standard-vocabulary triples implied by the data and alignment.
 
     For every data triple, the standard superclasses of its types, the standard
-    superproperties (and standard inverses) of its property; plus ``schema:name`` from
-    ``rdfs:label`` for everything typed with a schema.org class. Triples already in the
-    data are left out, so the graph holds only what materialisation adds.
+    superproperties (and standard inverses) of its property; the standard superproperties
+    of the ontology's shortcut properties (two-step paths such as album → track listing →
+    track, :func:`shortcuts`); plus ``schema:name`` from ``rdfs:label`` for everything typed
+    with a schema.org class. Triples already in the data are left out, so the graph holds
+    only what materialisation adds.
     """
-    align = Alignment(sources.graph("ontology"))
+    ontology = sources.graph("ontology")
+    align = Alignment(ontology)
     data = Graph()
     for name in DATA_GRAPHS:
         data += sources.graph(name)
     out = Graph()
+    for s, p, o in shortcuts(data, ontology, sources.settings.ontology_ns):
+        for q in align.properties(p):
+            if q != p:
+                out.add((s, q, o))
     for s, p, o in data:
         if p == RDF.type:
             for cls in align.classes(o):

@@ -388,7 +388,9 @@ def resource_page(model: Model, env, node: URIRef, schema_view: str) -> bytes:
                                                               "supplement", "links"))]
     std_types = [model.value(t, root) for t in model.types(node, ("inferred",))]
     graphs = sorted({g for _, _, g in model.out.get(node, ())})
+    album = URIRef(SCHEMA + "MusicAlbum") in model.types(node)
     html = env.get_template("resource.html").render(
+        tracks=track_list(model, node, root) if album else [],
         root=root, title=model.label(node), iri=str(node), types=types, std_types=std_types,
         rows=_rows(model, asserted, root), inferred_rows=_rows(model, inferred, root),
         inverse=_inverse_rows(model, inverse, root),

@@ -327,7 +327,7 @@ def test_the_standard_view_numbers_the_tracks(sources):
     rows = view.query("""
         PREFIX mo: <http://purl.org/ontology/mo/>
         PREFIX schema: <http://schema.org/>
-        SELECT ?n WHERE { ?listing mo:track ?t . ?t a mo:Track ; mo:track_number ?n ;
+        SELECT ?n WHERE { ?album mo:track ?t . ?t a mo:Track ; mo:track_number ?n ;
                           schema:position ?n ; schema:item ?r . ?r a schema:MusicRecording }""")
     assert sorted(int(r.n) for r in rows) == list(range(1, 20))
 
