@@ -51,6 +51,23 @@ FACTS = {
         'FILTER(CONTAINS(LCASE(STR(?l)), "before"))',
     "Page answered The Moldy Peaches": '?q jk:quotedText ?t ; jk:spokenBy ?p . '
         '?p jk:name "Elliot Page" FILTER(STR(?t) = "The Moldy Peaches")',
+    "Reitman's question, quoted, answered by Page": '?q jk:quotedText ?t ; jk:spokenBy ?r ; '
+        'jk:quotedInEvent ?e ; dcterms:source ?notes . ?r jk:name "Jason Reitman" . '
+        '?e jk:recipient ?p . ?p jk:name "Elliot Page" . ?notes a jk:LinerNotes . '
+        '?a jk:answerTo ?q ; jk:spokenBy ?p FILTER(STR(?t) = "What do you think Juno listens to?")',
+    "Page played the songs, Reitman fell for them": '?play jk:agent ?p ; jk:recipient ?r ; '
+        'jk:concerns ?mp . ?love jk:agent ?r ; jk:concerns ?mp ; jk:precededBy ?play ; '
+        'jk:eventType ?t . ?p jk:name "Elliot Page" . ?r jk:name "Jason Reitman" . '
+        '?mp jk:name "The Moldy Peaches" . ?t skos:prefLabel "approval"@en',
+    "Reitman found Dawson's work beautiful": '?e jk:agent ?r ; jk:concerns ?k ; jk:eventType ?t ;'
+        ' jk:precededBy ?sent . ?sent jk:agent ?k ; jk:resultedIn ?a . ?r jk:name '
+        '"Jason Reitman" . ?k jk:name "Kimya Dawson" . ?t skos:prefLabel "approval"@en',
+    "a song the characters would sing to each other: the Cera/Page duet": '?e jk:agent ?r, ?c ; '
+        'jk:concerns ?mp ; jk:proposedSongUse ?use ; jk:resultedIn ?duet . '
+        '?r jk:name "Jason Reitman" . ?c jk:name "Diablo Cody" . ?mp jk:name "The Moldy Peaches" .'
+        ' ?use skos:prefLabel ?l . ?duet jk:byArtist ?m, ?p ; jk:coverOf ?orig . '
+        '?m jk:name "Michael Cera" . ?p jk:name "Elliot Page" . ?orig jk:byArtist ?mp '
+        'FILTER(CONTAINS(STR(?l), "each other"))',
     "Reitman and Cody discussed a song": '?e jk:agent ?r, ?c . ?r jk:name "Jason Reitman" . '
                                          '?c jk:name "Diablo Cody"',
     "Dawson sent her work": '?e jk:agent ?k ; jk:recipient ?r ; jk:resultedIn ?a . '
@@ -65,6 +82,12 @@ FACTS = {
     "screenplay condition, then solo albums": '?c jk:requires ?s . ?s a jk:Screenplay . '
                                               '?n jk:precededBy ?c ; jk:agent ?k . '
                                               '?k jk:name "Kimya Dawson"',
+    "a package of her solo albums, sent to Reitman to review": '?c jk:requires ?s ; '
+        'jk:agent ?k . ?s a jk:Screenplay . ?n jk:precededBy ?c ; jk:agent ?k ; '
+        'jk:recipient ?r ; jk:itemSent ?pkg ; jk:purpose ?why . ?why skos:prefLabel "review"@en .'
+        ' ?pkg a jk:Package ; jk:containsAlbumsBy ?k ; prov:wasDerivedFrom ?sec ; '
+        'dcterms:source ?rs . ?rs jk:page ?pg . ?k jk:name "Kimya Dawson" . '
+        '?r jk:name "Jason Reitman"',
     "Rolling Stone 1046, 2008-02-24, p. 16": '?art jk:page ?pg ; jk:inIssue ?i . '
         '?i jk:issueNumber ?num ; jk:publicationDate "2008-02-24"^^xsd:date '
         'FILTER(STR(?num) = "1046" && STR(?pg) = "16")',
@@ -96,6 +119,11 @@ FACTS = {
         '?lvl skos:prefLabel ?l FILTER(CONTAINS(LCASE(STR(?l)), "platinum"))',
     "RIAA database page accessed 2011-02-20": '?src jk:title "Gold & Platinum - February 19, 2011"'
                                               ' ; jk:accessDate "2011-02-20"^^xsd:date ; jk:url ?u',
+    "RIAA database page dated 2011-02-19": '?c jk:certifiedBy ?riaa ; dcterms:source ?src . '
+        '?src jk:asOf "2011-02-19"^^xsd:date ; jk:publisher ?riaa',
+    "the High School Musical 2 soundtrack, titled": '?m jk:firstSince ?h . ?h a jk:Album ; '
+        'jk:title "High School Musical 2" ; jk:soundtrackOf ?f . '
+        '?f jk:title "High School Musical 2"',
     "first soundtrack at No. 1 since High School Musical 2 (2007-09)": '?m jk:firstSince ?h ; '
         'jk:previousOccurrence "2007-09"^^xsd:gYearMonth ; dcterms:source ?b . '
         '?b jk:author ?k . ?k jk:name "Katie Hasty"',
@@ -106,6 +134,13 @@ FACTS = {
         'jk:publicationDate "2008-01-30"^^xsd:date ; jk:accessDate "2008-01-30"^^xsd:date ; '
         'jk:title ?t ; jk:url ?u ; jk:publisher ?p',
     # B-Sides
+    "B-Sides is a second soundtrack, released after the first": '?b jk:companionOf ?a ; '
+        'jk:soundtrackOf ?f ; jk:firstReleaseDate ?d1 . ?a jk:soundtrackOf ?f ; '
+        'jk:firstReleaseDate ?d0 FILTER(?d1 > ?d0)',
+    "The Simpsons Movie opens with Ralph Wiggum singing the fanfare": '?s jk:opensFilm ?f ; '
+        'jk:sungByCharacter ?w ; jk:recordingOf ?fan . ?f jk:title "The Simpsons Movie" . '
+        '?w jk:name "Ralph Wiggum" . ?fan jk:title "20th Century Fox Fanfare" . '
+        '?q jk:quotedText ?t ; jk:refersTo ?f, ?s FILTER(CONTAINS(STR(?t), "beat them to it"))',
     "B-Sides on 2008-04-08, iTunes Store exclusive": '?r jk:releaseDate "2008-04-08"^^xsd:date ;'
         ' jk:exclusiveTo ?s . ?s jk:name "iTunes Store"',
     "B-Sides to other providers on 2008-05-13": '?r jk:releaseDate "2008-05-13"^^xsd:date ; '
@@ -140,7 +175,7 @@ def test_the_article_fact_is_in_the_data(sources, fact):
 def test_dates_are_dates_and_counts_are_integers(sources):
     graph = sources.graph("article")
     date_props = ("releaseDate", "firstReleaseDate", "issueDate", "publicationDate",
-                  "accessDate")
+                  "accessDate", "asOf")
     int_types = (XSD.integer, XSD.nonNegativeInteger, XSD.positiveInteger)
     int_props = ("position", "week", "copiesSold", "units", "peakPosition", "weeksAtNumberOne",
                  "discCount", "discNumber", "chartSize")
@@ -158,7 +193,7 @@ def test_every_claim_node_cites_the_article_section(sources):
     prov = URIRef("http://www.w3.org/ns/prov#wasDerivedFrom")
     ns = "https://w3id.org/juno-kg/ontology#"
     claims = ("ChartPosition", "ChartRun", "Certification", "Release", "ChartMilestone",
-              "ProductionEvent", "RecordingSession", "FilmRole", "Quotation")
+              "ProductionEvent", "RecordingSession", "FilmRole", "Quotation", "Package")
     rdf_type = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     for cls in claims:
         nodes = set(graph.subjects(rdf_type, URIRef(ns + cls)))
