@@ -14,7 +14,7 @@ from .query import query  # noqa: E402  (light: pyoxigraph only; rdflib loads wh
 
 # The rest is imported on first use (PEP 562), so that `import juno_kg` and a cold
 # `juno-kg query` do not pay for rdflib and pySHACL. Add new API names here.
-_LAZY = {"CheckReport": "check", "validate": "check", "JunoKGError": "sources",
+_LAZY = {"CheckReport": "check", "validate": "check", "JunoKGError": "errors",
          "Sources": "sources", "load": "sources", "BuildResult": "write", "build": "write",
          "export": "write"}
 

@@ -14,8 +14,8 @@ from rdflib.namespace import NamespaceManager
 from rdflib.term import Node
 
 from .config import DATA_GRAPHS, Settings
+from .errors import JunoKGError
 from .sources import (
-    JunoKGError,
     LiteralError,
     Sources,
     bind_prefixes,

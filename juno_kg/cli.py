@@ -11,17 +11,10 @@ import click
 
 from . import formats
 from .config import BASE_ENV, GRAPH_NAMES, ROOT_ENV, Settings
+from .errors import JunoKGError
 
 CONFORMS, NOT_CONFORMS, USAGE = 0, 1, 2
 INTERRUPTED = 130  # 128 + SIGINT: what shells report for Ctrl-C (1 means "does not conform")
-
-
-def _library_error() -> type[Exception]:
-    """JunoKGError, imported only when an exception is being handled: importing load (and
-    so rdflib) up front would slow every command, `juno-kg query` most of all."""
-    from .sources import JunoKGError
-
-    return JunoKGError
 
 
 class Group(click.Group):
@@ -34,7 +27,7 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("\ninterrupted", err=True)
             ctx.exit(INTERRUPTED)
-        except _library_error() as exc:
+        except JunoKGError as exc:
             report = getattr(exc, "report", None)  # DoesNotConform: the findings first
             if report is not None:
                 click.echo(report.text(), err=True)
@@ -156,8 +149,8 @@ def export(ctx: click.Context, fmt: str, graph: str | None, out: Path | None) ->
         except BaseException as exc:
             tmp.unlink(missing_ok=True)
             if isinstance(exc, OSError):
-                raise _library_error()(f"could not write it: {exc.strerror or exc}",
-                                       path=out) from None
+                raise JunoKGError(f"could not write it: {exc.strerror or exc}",
+                                  path=out) from None
             raise
 
 
@@ -217,17 +210,13 @@ def query_command(ctx: click.Context, source: str, params: tuple[str, ...], fmt:
         juno-kg query sources-of --param resource=person:kimya-dawson --format csv
         echo 'ASK { ?s ?p ?o }' | juno-kg query - --endpoint http://127.0.0.1:7878/query
     """
-    from .query import QueryError, parse_params, render, run
+    from .query import parse_params, render, run
 
     text = sys.stdin.read() if source == "-" else source
-    try:
-        answer = run(text, parse_params(params), endpoint, engine=engine, data=data,
-                     root=ctx.obj["root"], base=ctx.obj["base"], timeout=timeout,
-                     graphs=[] if store_dataset else None)
-        output = render(answer, fmt, settings(ctx).base)
-    except QueryError as exc:
-        click.echo(f"error: {exc}", err=True)
-        ctx.exit(exc.exit_code)
+    answer = run(text, parse_params(params), endpoint, engine=engine, data=data,
+                 root=ctx.obj["root"], base=ctx.obj["base"], timeout=timeout,
+                 graphs=[] if store_dataset else None)
+    output = render(answer, fmt, settings(ctx).base)
     sys.stdout.buffer.write(output)
     sys.stdout.buffer.flush()
 

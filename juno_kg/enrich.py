@@ -11,7 +11,8 @@ from rdflib.term import Node
 from . import __version__
 from .config import DATA_GRAPHS, GRAPH_NAMES
 from .formats import FORMATS
-from .sources import STANDARD_PREFIXES, Sources
+from .sources import Sources
+from .vocab import STANDARD_PREFIXES
 
 VOID = Namespace(STANDARD_PREFIXES["void"])
 DCAT = Namespace(STANDARD_PREFIXES["dcat"])

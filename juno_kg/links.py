@@ -25,7 +25,8 @@ from urllib.parse import quote, unquote
 
 from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 
-from .sources import STANDARD_PREFIXES, JunoKGError
+from .errors import JunoKGError
+from .vocab import STANDARD_PREFIXES
 
 OWL_SAME_AS = URIRef("http://www.w3.org/2002/07/owl#sameAs")
 SKOS = Namespace(STANDARD_PREFIXES["skos"])

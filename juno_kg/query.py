@@ -41,11 +41,12 @@ from typing import Any
 import pyoxigraph as ox
 
 from .config import BASE_ENV, DEFAULT_BASE, GRAPH_NAMES, ROOT_ENV, Settings
+from .errors import EndpointError, JunoKGError, QueryError
+from .vocab import QUERY_PREFIXES, XSD
 
 QUERY_DIR = Path(__file__).with_name("queries")
 DUMP = Path("dumps") / "juno-kg.nq"
 ENGINES = ("oxigraph", "rdflib")
-XSD = "http://www.w3.org/2001/XMLSchema#"
 
 #: ``--format`` names for SELECT/ASK results -> pyoxigraph's W3C result serializers
 RESULT_FORMATS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
@@ -65,28 +66,6 @@ UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY"
                    "ADD", "WITH"}
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 PARAM_KINDS = ("iri", "string", "integer", "decimal", "date", "gYear", "boolean", "langstring")
-
-
-class QueryError(ValueError):
-    """A problem with a query, its parameters or its data; the CLI prints it (exit 2)."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
-                 hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.line, self.column, self.hint = message, line, column, hint
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, column {self.column}: " if self.line is not None else ""
-        text = f"{where}{self.message}"
-        return f"{text}\n  hint: {self.hint}" if self.hint else text
-
-
-class EndpointError(QueryError):
-    """A remote endpoint could not be reached, timed out, or answered an error (exit 3)."""
-
-    exit_code = 3
 
 
 # --------------------------------------------------------------------------- named queries
@@ -307,17 +286,6 @@ def where_group(toks: tuple[Token, ...], form: str) -> int | None:
 
 # --------------------------------------------------------------------------- parameters
 
-#: prefixes always known (the shipped JSON-LD context may add more)
-STANDARD_PREFIXES = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#", "xsd": XSD,
-    "skos": "http://www.w3.org/2004/02/skos/core#", "dcterms": "http://purl.org/dc/terms/",
-    "foaf": "http://xmlns.com/foaf/0.1/", "prov": "http://www.w3.org/ns/prov#",
-    "schema": "http://schema.org/", "mo": "http://purl.org/ontology/mo/",
-    "void": "http://rdfs.org/ns/void#", "dcat": "http://www.w3.org/ns/dcat#",
-    "wd": "http://www.wikidata.org/entity/", "dbr": "http://dbpedia.org/resource/",
-}
 #: IRI schemes that are never read as ``kind:slug``
 SCHEMES = {"http", "https", "urn", "mailto", "tag", "doi", "isbn", "info", "data", "file",
            "ftp"}
@@ -329,7 +297,7 @@ def prefix_map(base: str = DEFAULT_BASE) -> dict[str, str]:
     (ontology) and ``jkg:`` (graphs). ``kind:slug`` is also read as ``{base}id/kind/slug``."""
     import json
 
-    out = dict(STANDARD_PREFIXES)
+    out = dict(QUERY_PREFIXES)
     try:
         ctx = json.loads(Path(__file__).with_name("context.jsonld").read_text("utf-8"))
         ctx = ctx.get("@context", {}) if isinstance(ctx, dict) else {}
@@ -707,7 +675,7 @@ def syntax_error(text: str, error: SyntaxError | str,
     :func:`prefix_map`) knows it. Any other message keeps its line, column and the tokens
     expected, without the ranges (:func:`plain_parser_message`).
     """
-    known = {**STANDARD_PREFIXES, **(prefix_map() if prefixes is None else prefixes)}
+    known = {**QUERY_PREFIXES, **(prefix_map() if prefixes is None else prefixes)}
     message, line, column = str(error), None, None
     match = _PARSER_AT.match(message)
     if match:
@@ -1079,13 +1047,9 @@ def run(source: str, params: Mapping[str, Any] | None = None, endpoint: str | No
     runner = _run_oxigraph if engine == "oxigraph" else _run_rdflib
     try:
         return runner(text, form, bindings, key)
-    except QueryError:
+    except JunoKGError:  # a QueryError, or the sources did not load (file:line:column)
         raise
     except Exception as exc:  # the engine's own failure: a message, never a traceback
-        from .sources import JunoKGError
-
-        if isinstance(exc, JunoKGError):  # the sources did not load: file:line:column
-            raise
         raise QueryError(f"{engine} could not run the query: {exc}") from None
 
 

@@ -563,7 +563,7 @@ class Site:
 
     @classmethod
     def open(cls, dist: Path) -> Site:
-        from .sources import JunoKGError
+        from .errors import JunoKGError
 
         dist = Path(dist)
         manifest = dist / "manifest.json"

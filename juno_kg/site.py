@@ -27,7 +27,8 @@ from rdflib.term import Node
 
 from . import formats
 from .config import GRAPH_NAMES, Settings
-from .sources import STANDARD_PREFIXES, Sources
+from .sources import Sources
+from .vocab import STANDARD_PREFIXES
 
 SCHEMA = STANDARD_PREFIXES["schema"]
 PROV_DERIVED = URIRef(STANDARD_PREFIXES["prov"] + "wasDerivedFrom")

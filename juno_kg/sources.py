@@ -12,45 +12,8 @@ from rdflib import XSD, BNode, Dataset, Graph, Literal, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from .config import DATA_GRAPHS, DEFAULT_BASE, Settings
-
-
-class JunoKGError(Exception):
-    """An error the user can act on; the CLI prints it without a traceback (exit 2)."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
-                 column: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = Path(path) if path else None
-        self.line = line
-        self.column = column
-        self.hint = hint
-
-    def __str__(self) -> str:
-        where = ""
-        if self.path:
-            where = str(self.path)
-            if self.line is not None:
-                where += f":{self.line}"
-                if self.column is not None:
-                    where += f":{self.column}"
-            where += ": "
-        text = f"{where}{self.message}"
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
-        return text
-
-
-class DoesNotConform(JunoKGError):
-    """The data does not conform (a Violation): nothing was written or loaded; exit 1."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, report=None, **kwargs) -> None:
-        super().__init__(message, **kwargs)
-        self.report = report  #: the :class:`juno_kg.check.CheckReport` that says why
+from .errors import JunoKGError
+from .vocab import STANDARD_PREFIXES
 
 
 class _IllTypedLiteralLog(logging.Filter):
@@ -361,23 +324,6 @@ def _check_no_bnode(triple: tuple, path: Path) -> None:
                           hint="give the node an IRI under id/{kind}/{slug}; no blank nodes")
 
 
-STANDARD_PREFIXES = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "dcterms": "http://purl.org/dc/terms/",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "prov": "http://www.w3.org/ns/prov#",
-    "schema": "http://schema.org/",
-    "mo": "http://purl.org/ontology/mo/",
-    "vann": "http://purl.org/vocab/vann/",
-    "void": "http://rdfs.org/ns/void#",
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "sh": "http://www.w3.org/ns/shacl#",
-    "sd": "http://www.w3.org/ns/sparql-service-description#",
-}
 
 
 def bind_prefixes(graph: Graph, settings: Settings, like: Graph | None = None) -> None:

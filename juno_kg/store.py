@@ -20,7 +20,8 @@ import pyoxigraph as ox
 
 from . import formats
 from .config import GRAPH_NAMES, Settings
-from .sources import STANDARD_PREFIXES, JunoKGError
+from .errors import JunoKGError, NotLoaded
+from .vocab import STANDARD_PREFIXES
 
 VOID_TRIPLES = ox.NamedNode(STANDARD_PREFIXES["void"] + "triples")
 NTRIPLES = formats.get("ntriples")
@@ -32,13 +33,6 @@ QUERY_ENDPOINT_FOR = (
     ("/store", "/query"),  # Oxigraph server
     ("/data", "/sparql"),  # Apache Jena Fuseki: /{dataset}/data
 )
-
-
-class NotLoaded(JunoKGError):
-    """The store does not hold what the build holds (a count differs), or the data does not
-    conform: exit 1."""
-
-    exit_code = 1
 
 
 @dataclass

@@ -23,14 +23,9 @@ from . import formats
 from .check import CheckReport, validate
 from .config import DEFAULT_BASE, GRAPH_NAMES, JOBS_ENV, Settings
 from .enrich import DUMP_NAME, enrich
-from .sources import (
-    STANDARD_PREFIXES,
-    DoesNotConform,
-    JunoKGError,
-    Sources,
-    bind_prefixes,
-    load,
-)
+from .errors import DoesNotConform, JunoKGError
+from .sources import Sources, bind_prefixes, load
+from .vocab import STANDARD_PREFIXES
 
 CONTEXT_FILE = "context.jsonld"
 

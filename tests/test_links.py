@@ -17,6 +17,7 @@ import pytest
 from rdflib import Graph, Namespace, URIRef
 
 from juno_kg.config import Settings
+from juno_kg.errors import JunoKGError
 from juno_kg.links import (
     LINK_PREDICATES,
     NO_TERM_FOUND,
@@ -29,7 +30,7 @@ from juno_kg.links import (
     title_of,
     wikipedia_url,
 )
-from juno_kg.sources import JunoKGError, load
+from juno_kg.sources import load
 
 from .conftest import ROOT, run_cli
 from .stores import oxigraph

@@ -15,7 +15,7 @@ import pyoxigraph as ox
 import pytest
 
 from juno_kg.config import Settings
-from juno_kg.sources import JunoKGError
+from juno_kg.errors import JunoKGError
 from juno_kg.store import count_query, load_endpoint, load_store, query_endpoint_for
 
 from .conftest import ROOT, run_cli
