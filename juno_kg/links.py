@@ -29,6 +29,9 @@ from .errors import JunoKGError
 from .vocab import STANDARD_PREFIXES
 
 OWL_SAME_AS = URIRef("http://www.w3.org/2002/07/owl#sameAs")
+#: The Music Ontology's MusicBrainz identifier (a plain string), stated beside every
+#: owl:sameAs link to a MusicBrainz entity, as LinkedBrainz and the Music Ontology do.
+MUSICBRAINZ_GUID = URIRef(STANDARD_PREFIXES["mo"] + "musicbrainz_guid")
 SKOS = Namespace(STANDARD_PREFIXES["skos"])
 FOAF = Namespace(STANDARD_PREFIXES["foaf"])
 VOID = Namespace(STANDARD_PREFIXES["void"])
@@ -80,14 +83,17 @@ class Target:
 MB_TYPES = ("artist", "release-group", "release", "recording", "work", "label", "place", "area",
             "event", "instrument", "series")
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+#: MusicBrainz entities as LinkedBrainz names them (the thing, not its web page):
+#: ``http://musicbrainz.org/{type}/{MBID}#_``.
+MUSICBRAINZ_ENTITY = "http://musicbrainz.org/{kind}/{mbid}#_"
 TARGETS = (
     Target("dbpedia", "DBpedia", "https://www.dbpedia.org/", "http://dbpedia.org/resource/",
            r'^http://dbpedia\.org/resource/([^\sa-z"#%<>?\[\\\]^`{|}]|%[0-9A-F]{2})'
            r'([^\s"#%<>?\[\\\]^`{|}]|%[0-9A-F]{2})*$', "https://dbpedia.org/sparql"),
     Target("wikidata", "Wikidata", "https://www.wikidata.org/", "http://www.wikidata.org/entity/",
            r"^http://www\.wikidata\.org/entity/Q[1-9][0-9]*$", WIKIDATA_SPARQL),
-    Target("musicbrainz", "MusicBrainz", "https://musicbrainz.org/", "https://musicbrainz.org/",
-           rf"^https://musicbrainz\.org/({'|'.join(MB_TYPES)})/{UUID}$"),
+    Target("musicbrainz", "MusicBrainz", "https://musicbrainz.org/", "http://musicbrainz.org/",
+           rf"^http://musicbrainz\.org/({'|'.join(MB_TYPES)})/{UUID}#_$"),
     Target("wikipedia", "English Wikipedia", "https://en.wikipedia.org/",
            "https://en.wikipedia.org/wiki/",
            r"^https://en\.wikipedia\.org/wiki/([A-Z0-9!$(),*/:;@~._-]|%[0-9A-F]{2})"
@@ -103,6 +109,19 @@ MUSICBRAINZ_PROPERTIES = {
 
 def target_of(iri: str) -> Target | None:
     return next((t for t in TARGETS if t.owns(iri)), None)
+
+
+def musicbrainz_iri(kind: str, mbid: str) -> str:
+    """The LinkedBrainz IRI of a MusicBrainz entity: ``http://musicbrainz.org/{kind}/{mbid}#_``."""
+    return MUSICBRAINZ_ENTITY.format(kind=kind, mbid=mbid.strip().lower())
+
+
+def musicbrainz_guid(iri: str) -> str | None:
+    """The MBID of a well-formed MusicBrainz entity IRI, else None."""
+    target = next(t for t in TARGETS if t.key == "musicbrainz")
+    if not re.match(target.pattern, iri):
+        return None
+    return iri.rsplit("/", 1)[1][:-len("#_")]
 
 
 # --------------------------------------------------------------------------- titles
@@ -189,10 +208,17 @@ class Table:
         return [r for r in self.rows if r.accepted]
 
     def graph(self) -> Graph:
-        """The accepted rows as triples (what the ``links`` graph gets from this table)."""
+        """The accepted rows as triples (what the ``links`` graph gets from this table).
+
+        An ``owl:sameAs`` link to a MusicBrainz entity also gives the subject its
+        ``mo:musicbrainz_guid`` (the entity's UUID, an ``xsd:string``).
+        """
         g = Graph()
         for row in self.accepted():
             g.add((URIRef(row.subject), URIRef(row.predicate), URIRef(row.object)))
+            guid = musicbrainz_guid(row.object)
+            if guid is not None and row.predicate == str(OWL_SAME_AS):
+                g.add((URIRef(row.subject), MUSICBRAINZ_GUID, Literal(guid, datatype=XSD.string)))
         return g
 
     def curie(self, iri: str) -> str:
@@ -500,7 +526,7 @@ def find_candidates(table: Table, endpoint: str, timeout: float,
                 for pid, values in sorted(per_prop.items()):
                     kind = MUSICBRAINZ_PROPERTIES[pid]
                     for value in values:
-                        iri = f"https://musicbrainz.org/{kind}/{value.strip().lower()}"
+                        iri = musicbrainz_iri(kind, value)
                         if not re.match(musicbrainz.pattern, iri):
                             report.skipped.append(f"{pid} {value!r} of {qid}: not a "
                                                   "MusicBrainz identifier")

@@ -7,6 +7,7 @@ test (Q9000000xx, UUIDs 00000000-0000-4000-8000-…) and never reach the shipped
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -14,12 +15,13 @@ from pathlib import Path
 import httpx
 import pyoxigraph as ox
 import pytest
-from rdflib import Graph, Namespace, URIRef
+from rdflib import OWL, XSD, Graph, Literal, Namespace, URIRef
 
 from juno_kg.config import Settings
 from juno_kg.errors import JunoKGError
 from juno_kg.links import (
     LINK_PREDICATES,
+    MUSICBRAINZ_GUID,
     NO_TERM_FOUND,
     TARGETS,
     dbpedia_iri,
@@ -41,6 +43,7 @@ WIKIPEDIA = "https://en.wikipedia.org/wiki/"
 DBPEDIA = "http://dbpedia.org/resource/"
 VOID = Namespace("http://rdfs.org/ns/void#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
+JK = Namespace("https://w3id.org/juno-kg/ontology#")
 #: Kinds of things that have an English Wikipedia article when they are notable: each of
 #: them gets its Wikipedia and DBpedia links, or a NoTermFound row saying why not.
 KINDS = ("album", "film", "person", "group", "label", "store", "chart", "org", "periodical",
@@ -125,12 +128,85 @@ def test_the_table_uses_each_link_property_for_what_it_means(table):
 
 
 def test_the_build_publishes_exactly_the_accepted_rows(table, built):
+    """Each accepted row is one link; a MusicBrainz link brings its mo:musicbrainz_guid."""
     links = Graph().parse(built / "dumps" / "graphs" / "links.nt", format="nt")
     expected = {(URIRef(r.subject), URIRef(r.predicate), URIRef(r.object))
                 for r in table.accepted()}
-    assert set(links) == expected
-    assert all(p in LINK_PREDICATES for p in links.predicates())
+    guids = {(URIRef(r.subject), MUSICBRAINZ_GUID,
+              Literal(r.object.rsplit("/", 1)[1].removesuffix("#_"), datatype=XSD.string))
+             for r in table.accepted() if r.object.startswith("http://musicbrainz.org/")}
+    assert guids, "the table has MusicBrainz links"
+    assert set(links) == expected | guids
+    assert all(p in (*LINK_PREDICATES, MUSICBRAINZ_GUID) for p in links.predicates())
     assert not any(str(o) == NO_TERM_FOUND for o in links.objects())
+
+
+#: The identifiers of ../shared/external-ids.tsv (written beside the entity's name in public
+#: sources) that name entities of the graph: (our resource, the other dataset's IRI).
+EXTERNAL_IDS = {
+    ("group/the-kinks", "http://musicbrainz.org/artist/17b53d9f-5c63-4a09-a593-dde4608e0db9#_"),
+    ("group/sonic-youth", "http://musicbrainz.org/artist/5cbef01b-cc35-4f52-af7b-d0df0c4f61b9#_"),
+    ("group/mott-the-hoople",
+     "http://musicbrainz.org/artist/435f1441-0f43-479d-92db-a506449a686b#_"),
+    ("group/belle-and-sebastian",
+     "http://musicbrainz.org/artist/e5c7b94f-e264-473c-bb0f-37c85d4d5c70#_"),
+    ("group/the-velvet-underground",
+     "http://musicbrainz.org/artist/94b0fb9d-a066-4823-b2ec-af1d324bcfcf#_"),
+    ("place/vancouver", "http://www.wikidata.org/entity/Q24639"),
+    ("store/wal-mart", "http://www.wikidata.org/entity/Q483551"),
+    ("film/titanic", "http://www.wikidata.org/entity/Q44578"),
+}
+#: Rows of that file not used, and why (docs/links.md says the same).
+EXTERNAL_IDS_NOT_USED = {
+    ("Juno (2007 film)", "IMDb title"): "IMDb is neither Wikidata nor MusicBrainz and publishes "
+                                        "no RDF entity to owl:sameAs",
+}
+SHARED_IDS = ROOT.parent / "shared" / "external-ids.tsv"
+
+
+def test_the_external_identifiers_are_published_with_their_guids(sources):
+    links = sources.graph("links")
+    for path, iri in sorted(EXTERNAL_IDS):
+        subject = URIRef(ID + path)
+        assert (subject, OWL.sameAs, URIRef(iri)) in links, (path, iri)
+        if iri.startswith("http://musicbrainz.org/"):
+            guid = iri.rsplit("/", 1)[1].removesuffix("#_")
+            assert list(links.objects(subject, MUSICBRAINZ_GUID)) == [
+                Literal(guid, datatype=XSD.string)]
+    wikidata = {(str(s), str(o)) for s, o in links.subject_objects(OWL.sameAs)
+                if str(o).startswith("http://www.wikidata.org/")}
+    musicbrainz = {(str(s), str(o)) for s, o in links.subject_objects(OWL.sameAs)
+                   if str(o).startswith("http://musicbrainz.org/")}
+    assert wikidata | musicbrainz == {(ID + p, iri) for p, iri in EXTERNAL_IDS}, \
+        "no Wikidata or MusicBrainz identifier from anywhere else"
+
+
+def test_every_row_of_the_shared_identifier_list_is_used_or_rejected_for_a_reason(sources):
+    """Each row of ../shared/external-ids.tsv whose entity is in the graph is a link here,
+    or a row of EXTERNAL_IDS_NOT_USED; each used row's name is the entity's name."""
+    if not SHARED_IDS.is_file():
+        pytest.skip(f"{SHARED_IDS} is not beside this checkout")
+    rows = [line.split("\t") for line in SHARED_IDS.read_text("utf-8").splitlines()
+            if line and not line.startswith("#")][1:]
+    assert rows
+    used = {iri.rsplit("/", 1)[1].removesuffix("#_"): path for path, iri in EXTERNAL_IDS}
+    data = Graph()
+    for name in ("article", "supplement"):
+        data += sources.graph(name)
+    def key(name: str) -> str:  # "Belle & Sebastian" ~ "Belle and Sebastian", Wal-Mart ~ Walmart
+        return re.sub(r"[^a-z0-9]", "", name.lower().replace("&", "and"))
+
+    names: dict[str, set[str]] = {}
+    for prop in (JK.name, JK.title, JK.alternativeName):
+        for s, o in data.subject_objects(prop):
+            names.setdefault(str(s), set()).add(key(str(o)))
+    for entity, dataset, identifier, *_ in rows:
+        if (entity, dataset) in EXTERNAL_IDS_NOT_USED:
+            continue
+        assert identifier in used, f"{entity} ({dataset} {identifier}) is neither used nor " \
+                                   "rejected with a reason"
+        ours = names.get(ID + used[identifier], set())
+        assert key(entity.split(" (")[0]) in ours, (entity, ours)
 
 
 def test_void_linksets_count_the_links_per_target_dataset(built):
@@ -138,7 +214,8 @@ def test_void_linksets_count_the_links_per_target_dataset(built):
     void = Graph().parse(built / "void.ttl")
     counted: Counter[tuple[str, str]] = Counter()
     for _s, p, o in links:
-        counted[(target_of(str(o)).homepage, str(p))] += 1
+        if p in LINK_PREDICATES:  # not the mo:musicbrainz_guid literals
+            counted[(target_of(str(o)).homepage, str(p))] += 1
     stated = {(str(void.value(ls, VOID.objectsTarget)), str(void.value(ls, VOID.linkPredicate))):
               int(void.value(ls, VOID.triples)) for ls in void.subjects(None, VOID.Linkset)}
     assert stated == dict(counted)
@@ -248,19 +325,19 @@ EXACT = "http://www.w3.org/2004/02/skos/core#exactMatch"
 EXPECTED = {
     (ID + "person/kimya-dawson", SAME, WD + "Q900000001", "0.95"),
     (ID + "person/kimya-dawson", SAME,
-     "https://musicbrainz.org/artist/00000000-0000-4000-8000-000000000001", "0.9"),
+     "http://musicbrainz.org/artist/00000000-0000-4000-8000-000000000001#_", "0.9"),
     (ID + "group/the-moldy-peaches", SAME, WD + "Q900000002", "0.95"),
     (ID + "group/the-moldy-peaches", SAME,
-     "https://musicbrainz.org/artist/00000000-0000-4000-8000-000000000002", "0.5"),
+     "http://musicbrainz.org/artist/00000000-0000-4000-8000-000000000002#_", "0.5"),
     (ID + "group/the-moldy-peaches", SAME,
-     "https://musicbrainz.org/artist/00000000-0000-4000-8000-000000000003", "0.5"),
+     "http://musicbrainz.org/artist/00000000-0000-4000-8000-000000000003#_", "0.5"),
     (ID + "album/juno", SAME, WD + "Q900000003", "0.95"),
     (ID + "album/juno", SAME,
-     "https://musicbrainz.org/release-group/00000000-0000-4000-8000-00000000000a", "0.9"),
+     "http://musicbrainz.org/release-group/00000000-0000-4000-8000-00000000000a#_", "0.9"),
     (ID + "genre/indie-rock", EXACT, WD + "Q900000004", "0.95"),
     (ID + "label/rhino-entertainment", SAME, WD + "Q900000005", "0.95"),
     (ID + "label/rhino-entertainment", SAME,
-     "https://musicbrainz.org/label/00000000-0000-4000-8000-000000000005", "0.9"),
+     "http://musicbrainz.org/label/00000000-0000-4000-8000-000000000005#_", "0.9"),
 }
 
 
