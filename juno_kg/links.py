@@ -211,14 +211,14 @@ class Table:
         """The accepted rows as triples (what the ``links`` graph gets from this table).
 
         An ``owl:sameAs`` link to a MusicBrainz entity also gives the subject its
-        ``mo:musicbrainz_guid`` (the entity's UUID, an ``xsd:string``).
+        ``mo:musicbrainz_guid`` (the entity's UUID, a plain string).
         """
         g = Graph()
         for row in self.accepted():
             g.add((URIRef(row.subject), URIRef(row.predicate), URIRef(row.object)))
             guid = musicbrainz_guid(row.object)
             if guid is not None and row.predicate == str(OWL_SAME_AS):
-                g.add((URIRef(row.subject), MUSICBRAINZ_GUID, Literal(guid, datatype=XSD.string)))
+                g.add((URIRef(row.subject), MUSICBRAINZ_GUID, Literal(guid)))
         return g
 
     def curie(self, iri: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pyoxigraph as ox
 import pytest
-from rdflib import OWL, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import OWL, Graph, Literal, Namespace, URIRef
 
 from juno_kg.config import Settings
 from juno_kg.errors import JunoKGError
@@ -133,7 +133,7 @@ def test_the_build_publishes_exactly_the_accepted_rows(table, built):
     expected = {(URIRef(r.subject), URIRef(r.predicate), URIRef(r.object))
                 for r in table.accepted()}
     guids = {(URIRef(r.subject), MUSICBRAINZ_GUID,
-              Literal(r.object.rsplit("/", 1)[1].removesuffix("#_"), datatype=XSD.string))
+              Literal(r.object.rsplit("/", 1)[1].removesuffix("#_")))
              for r in table.accepted() if r.object.startswith("http://musicbrainz.org/")}
     assert guids, "the table has MusicBrainz links"
     assert set(links) == expected | guids
@@ -171,8 +171,7 @@ def test_the_external_identifiers_are_published_with_their_guids(sources):
         assert (subject, OWL.sameAs, URIRef(iri)) in links, (path, iri)
         if iri.startswith("http://musicbrainz.org/"):
             guid = iri.rsplit("/", 1)[1].removesuffix("#_")
-            assert list(links.objects(subject, MUSICBRAINZ_GUID)) == [
-                Literal(guid, datatype=XSD.string)]
+            assert list(links.objects(subject, MUSICBRAINZ_GUID)) == [Literal(guid)]
     wikidata = {(str(s), str(o)) for s, o in links.subject_objects(OWL.sameAs)
                 if str(o).startswith("http://www.wikidata.org/")}
     musicbrainz = {(str(s), str(o)) for s, o in links.subject_objects(OWL.sameAs)
