@@ -379,7 +379,9 @@ _VOID_LATER = b""
 
 
 def frame_document(sources: Sources, context: dict) -> dict | None:
-    """The album at the top with its releases, people, chart run and sources nested."""
+    """The album at the top with its releases, people, chart run and sources nested; then,
+    one node object each, every node holding a triple the album's tree does not, so the
+    document holds every triple of the graphs it frames (article, supplement, links)."""
     from .enrich import SCHEMA
 
     albums = sorted(set(sources.graph("inferred").subjects(RDF.type, SCHEMA.MusicAlbum))
@@ -395,7 +397,16 @@ def frame_document(sources: Sources, context: dict) -> dict | None:
     frame: dict = {"@id": str(album), "@embed": "@once"}
     if reverse:
         frame["@reverse"] = {p: {"@embed": "@once"} for p in reverse}
-    return frame_jsonld(data, context, frame)
+    framed = frame_jsonld(data, context, frame)
+    held = Graph().parse(data=json.dumps(framed), format="json-ld")
+    rest = Graph()
+    for triple in data:
+        if triple not in held:
+            rest.add(triple)
+    if len(rest):
+        flat = frame_jsonld(rest, context, {"@embed": "@never"})["@graph"]
+        framed["@graph"] = [*framed["@graph"], *(n for n in flat if set(n) - {"id", "@id"})]
+    return framed
 
 
 #: What a build writes besides the files its manifest lists.
