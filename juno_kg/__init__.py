@@ -16,7 +16,7 @@ from .query import query  # noqa: E402  (light: pyoxigraph only; rdflib loads wh
 # `juno-kg query` do not pay for rdflib and pySHACL. Add new API names here.
 _LAZY = {"CheckReport": "check", "validate": "check", "JunoKGError": "errors",
          "Sources": "sources", "load": "sources", "BuildResult": "write", "build": "write",
-         "export": "write"}
+         "export": "pipeline"}
 
 
 def __getattr__(name: str):

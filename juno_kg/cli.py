@@ -131,7 +131,7 @@ def export(ctx: click.Context, fmt: str, graph: str | None, out: Path | None) ->
         juno-kg export --format nquads > juno-kg.nq
         juno-kg export --format turtle --graph article -o article.ttl
     """
-    from .write import export as run
+    from .pipeline import export as run
 
     try:
         formats.get(fmt)
@@ -164,13 +164,10 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     Example:
         juno-kg stats --json
     """
-    from .enrich import enrich, statistics
-    from .sources import load
-    from .write import dump_paths
+    from .enrich import statistics
+    from .pipeline import prepare
 
-    sources = load(settings(ctx))
-    enrich(sources, dump_paths())
-    table = statistics(sources)
+    table = statistics(prepare(settings(ctx)).sources)
     if as_json:
         click.echo(json.dumps({name: {"triples": s.triples, "subjects": s.subjects,
                                       "classes": s.classes, "properties": s.properties}
@@ -249,7 +246,7 @@ def publish(ctx: click.Context, out: Path) -> None:
     Example:
         juno-kg publish --out site && xdg-open site/index.html
     """
-    from .site import publish as run
+    from .write import build as run  # a build is the deployable site root
 
     try:
         result = run(out, settings(ctx))

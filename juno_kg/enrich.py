@@ -27,7 +27,6 @@ STANDARD_VOCABULARIES = tuple(STANDARD_PREFIXES[p] for p in
                               ("mo", "schema", "foaf", "dcterms", "prov", "skos"))
 DATA_LICENSE = URIRef("https://creativecommons.org/licenses/by-sa/4.0/")
 ARTICLE_URL = URIRef("https://en.wikipedia.org/wiki/Juno_(soundtrack)")
-DUMP_NAME = "juno-kg"
 
 
 def is_standard(term: Node) -> bool:

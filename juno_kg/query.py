@@ -803,8 +803,8 @@ class Triples:
     def serialize(self, fmt: str = "ttl", base: str = DEFAULT_BASE) -> bytes:
         """Turtle, N-Triples or JSON-LD, written as the build writes its files."""
         from . import formats
+        from .serialize import serialize_graph, shipped_context
         from .sources import bind_prefixes
-        from .write import serialize_graph, shipped_context
 
         graph = self.to_rdflib()
         bind_prefixes(graph, Settings.make(base=base))
@@ -878,7 +878,7 @@ def nquads(key: tuple[str, Any]) -> bytes:
     kind, where = key
     if kind == "file":
         return where.read_bytes()
-    from .write import export
+    from .pipeline import export
 
     return export("nquads", None, where)
 

@@ -1,8 +1,8 @@
 """Step 5 — publish: the static Linked Data site, written into the build's ``dist/``.
 
 ``render_site(sources, context)`` returns the site's files (relative path -> bytes) for
-:func:`juno_kg.write.render` to add to the build; :func:`publish` builds a complete,
-deployable site root. Everything is driven by the graph: one page per resource under
+:func:`juno_kg.write.render` to add to the build (``juno-kg publish`` is a build: a complete,
+deployable site root). Everything is driven by the graph: one page per resource under
 ``{base}id/``, the index (the album at a glance), the ontology page with the shapes
 documented beside each class, per-resource data in every registry format, VoID at
 ``.well-known/void``, ``sitemap.xml`` and content-negotiation config for Apache and nginx.
@@ -19,14 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
-from pathlib import Path
 from urllib.parse import urlparse
 
 from rdflib import OWL, RDF, RDFS, SKOS, XSD, Dataset, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from . import formats
-from .config import GRAPH_NAMES, Settings
+from .config import GRAPH_NAMES
+from .serialize import (
+    compact_jsonld,
+    ordered_serialization,
+    serialize_dataset,
+    serialize_graph,
+)
 from .sources import Sources
 from .vocab import STANDARD_PREFIXES
 
@@ -308,8 +313,6 @@ def resource_graph(model: Model, node: URIRef) -> Dataset:
 
 
 def data_files(model: Model, node: URIRef, path: str, context: dict) -> dict[str, bytes]:
-    from .write import serialize_dataset, serialize_graph
-
     ds = resource_graph(model, node)
     names = sorted({URIRef(c.identifier) for c in ds.graphs() if len(c)}, key=str)
     triples = Graph()
@@ -330,27 +333,8 @@ def data_files(model: Model, node: URIRef, path: str, context: dict) -> dict[str
     return out
 
 
-def ordered_serialization(nquads: bytes, fmt: formats.Format, prefixes: dict[str, str]) -> bytes:
-    """``fmt`` written by pyoxigraph from sorted N-Quads, keeping their order.
-
-    rdflib's RDF/XML and TriG writers order subjects and graphs by hash (they differ with
-    ``PYTHONHASHSEED``); pyoxigraph writes in input order, so these bytes are deterministic.
-    """
-    import pyoxigraph as ox
-
-    quads = sorted(ox.parse(nquads, format=ox.RdfFormat.N_QUADS),
-                   key=lambda q: (str(q.graph_name), str(q)))
-    used = {p: ns for p, ns in sorted(prefixes.items()) if ns.encode() in nquads}
-    if fmt.quads:
-        return ox.serialize(quads, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=used)
-    triples = list(dict.fromkeys(q.triple for q in quads))
-    return ox.serialize(triples, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=used)
-
-
 def schema_jsonld(model: Model, node: URIRef) -> str:
     """The schema.org view of a resource, as embedded ``application/ld+json``."""
-    from .write import compact_jsonld
-
     g = Graph()
     for p, o, _ in model.out.get(node, ()):
         if str(p).startswith(SCHEMA) or (p == RDF.type and str(o).startswith(SCHEMA)):
@@ -826,8 +810,6 @@ def resource_files(model: Model, nodes: list[URIRef], context: dict) -> dict[str
 
 def common_files(model: Model, context: dict, void: bytes | None = None) -> dict[str, bytes]:
     """The site's files that are not one resource's: index, ontology, sitemap, config."""
-    from .write import serialize_dataset, serialize_graph
-
     env = environment()
     pages = model.resources
     files: dict[str, bytes] = {}
@@ -879,10 +861,3 @@ def render_site(sources: Sources, context: dict,
     for task in site_tasks(Model(sources), context, void, chunks=1):
         files.update(task())
     return files
-
-
-def publish(out: str | Path = "dist", settings: Settings | None = None):
-    """Build the deployable site root ``out``: the dumps and the site (same as ``build``)."""
-    from .write import build
-
-    return build(out, settings)

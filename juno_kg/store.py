@@ -167,18 +167,15 @@ def payload_from_file(path: Path, settings: Settings) -> Payload:
 
 def payload_from_sources(settings: Settings) -> Payload:
     """Load, check and enrich the sources in-process, as ``juno-kg build`` would."""
-    from .check import validate
-    from .enrich import enrich
-    from .sources import load
-    from .write import dump_paths, graph_names, serialize_dataset
+    from .pipeline import prepare
+    from .serialize import serialize_dataset
 
-    sources = load(settings)
-    report = validate(sources)
-    if not report.conforms:
-        raise NotLoaded(f"the data does not conform ({report.summary()}); nothing loaded",
-                        path=settings.root, hint="run `juno-kg validate` to see why")
-    enrich(sources, dump_paths())  # the inferred and meta graphs, exactly as a build has them
-    data = serialize_dataset(sources.dataset, formats.get("nquads"), graph_names(sources))
+    prepared = prepare(settings, strict=False)  # the inferred and meta graphs, as a build's
+    if not prepared.ok:
+        raise NotLoaded(f"the data does not conform ({prepared.report.summary()}); nothing "
+                        "loaded", path=settings.root, hint="run `juno-kg validate` to see why")
+    data = serialize_dataset(prepared.sources.dataset, formats.get("nquads"),
+                             prepared.graph_names())
     graphs = parse_dump(data, formats.get("nquads"), settings.root)
     expected = {iri: len(t) for iri, t in graphs.items()}
     return Payload(graphs, expected, _short_names(settings))

@@ -13,211 +13,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from importlib import resources
 from pathlib import Path
 
-from rdflib import OWL, RDF, RDFS, XSD, Dataset, Graph, Literal, URIRef
-from rdflib.term import Node
+from rdflib import RDF, Graph
 
 from . import formats
-from .check import CheckReport, validate
+from .check import CheckReport
 from .config import DEFAULT_BASE, GRAPH_NAMES, JOBS_ENV, Settings
-from .enrich import DUMP_NAME, enrich
-from .errors import DoesNotConform, JunoKGError
+from .errors import JunoKGError
+from .layout import DUMP_NAME
+from .pipeline import Prepared, graph_names, prepare, union_graph
+from .serialize import (
+    CONTEXT_FILE,
+    frame_jsonld,
+    jsonld_bytes,
+    make_context,
+    serialize_dataset,
+    serialize_graph,
+)
 from .sources import Sources, bind_prefixes, load
-from .vocab import STANDARD_PREFIXES
-
-CONTEXT_FILE = "context.jsonld"
-
-
-# --------------------------------------------------------------------------- serialising
-
-def _key(term: Node) -> tuple[int, str]:
-    return (0 if isinstance(term, URIRef) else 1, term.n3())
-
-
-def sorted_graph(graph: Graph, namespaces: Graph | None = None) -> Graph:
-    """A copy of ``graph`` whose triples were added in sorted order (deterministic output).
-
-    It binds the prefixes of ``namespaces`` (default ``graph``) whose namespace is part of
-    an IRI of the graph (terms and datatypes): the only ones a serialisation can use, so
-    the output is that of binding them all, without rdflib's cost per binding.
-    """
-    triples = sorted(graph, key=lambda t: tuple(_key(x) for x in t))
-    iris = {str(term) for triple in triples for term in triple if isinstance(term, URIRef)}
-    iris.update(str(term.datatype) for triple in triples for term in triple
-                if isinstance(term, Literal) and term.datatype is not None)
-    blob = "\n".join(iris)
-    out = Graph(bind_namespaces="none")
-    for prefix, ns in (namespaces or graph).namespaces():
-        if str(ns) in blob:
-            out.bind(prefix, ns, override=True, replace=True)
-    for triple in triples:
-        out.add(triple)
-    return out
-
-
-def _sorted_lines(data: str) -> bytes:
-    lines = sorted({line for line in data.splitlines() if line.strip()})
-    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
-
-
-def _used_prefixes(graph: Graph, text: str) -> dict[str, str]:
-    """The prefixes bound in ``graph`` whose namespace occurs in the N-Triples ``text``."""
-    return {p: str(ns) for p, ns in sorted(graph.namespaces())
-            if p and not p.startswith("ns") and f"<{ns}" in text}
-
-
-def _oxigraph(ntriples: bytes, fmt: formats.Format, prefixes: dict[str, str],
-              graph: str | None = None) -> list:
-    """Sorted N-Triples parsed by pyoxigraph (optionally as quads in ``graph``), in order."""
-    import pyoxigraph as ox
-
-    triples = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)
-    if graph is None:
-        return list(triples)
-    name = ox.NamedNode(graph)
-    return [ox.Quad(t.subject, t.predicate, t.object, name) for t in triples]
-
-
-def _ox_serialize(items: list, fmt: formats.Format, prefixes: dict[str, str]) -> bytes:
-    import pyoxigraph as ox
-
-    return ox.serialize(items, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=prefixes)
-
-
-def serialize_graph(graph: Graph, fmt: formats.Format, context: dict | None = None) -> bytes:
-    """``graph`` in ``fmt`` (a triple format), byte-identical for the same triples.
-
-    N-Triples are sorted; Turtle comes from rdflib on a graph filled in sorted order;
-    RDF/XML from pyoxigraph, which writes triples in the (sorted) order it is given
-    (rdflib's RDF/XML writer orders subjects by hash); JSON-LD from pyld, with sorted keys.
-    """
-    if fmt.quads:
-        raise ValueError(f"{fmt.name} is a quad format; use serialize_dataset")
-    if fmt.name == "ntriples":
-        return _sorted_lines(graph.serialize(format="nt"))
-    if fmt.name == "jsonld":
-        return jsonld_bytes(compact_jsonld(graph, context or {}))
-    if fmt.name == "rdfxml":
-        nt = _sorted_lines(graph.serialize(format="nt"))
-        prefixes = _used_prefixes(graph, nt.decode("utf-8"))
-        return _ox_serialize(_oxigraph(nt, fmt, prefixes), fmt, prefixes)
-    text = sorted_graph(graph).serialize(format=fmt.rdflib)
-    return text.encode("utf-8")
-
-
-def serialize_dataset(ds: Dataset, fmt: formats.Format, names: list[URIRef]) -> bytes:
-    """The named graphs ``names`` of ``ds`` in quad format ``fmt``, deterministic.
-
-    N-Quads are sorted lines; TriG is written by pyoxigraph from the quads graph by
-    graph (in the order of ``names``), each graph's triples sorted.
-    """
-    if not fmt.quads:
-        raise ValueError(f"{fmt.name} is a triple format; use serialize_graph")
-    per_graph = {name: _sorted_lines(ds.graph(name).serialize(format="nt")) for name in names}
-    if fmt.name == "nquads":
-        lines = [f"{line.removesuffix(' .')} <{name}> .\n" for name, nt in per_graph.items()
-                 for line in nt.decode("utf-8").splitlines()]
-        return "".join(sorted(lines)).encode("utf-8")
-    text = "".join(nt.decode("utf-8") for nt in per_graph.values())
-    prefixes = _used_prefixes(ds, text + "".join(f"<{n}>" for n in names))
-    quads = [q for name, nt in per_graph.items()
-             for q in _oxigraph(nt, fmt, prefixes, str(name))]
-    return _ox_serialize(quads, fmt, prefixes)
-
-
-# --------------------------------------------------------------------------- JSON-LD
-
-def make_context(ontology: Graph, namespaces: Graph, base: str = DEFAULT_BASE) -> dict:
-    """The JSON-LD context: prefixes, ``id``/``type`` aliases, a term per ontology property.
-
-    Object properties coerce to IRIs, datatype properties to their XSD range, so the
-    compacted JSON reads as plain JSON. The shipped ``juno_kg/context.jsonld`` is this
-    function's output for the default base (a test keeps them equal).
-    """
-    ns = f"{base}ontology#"
-    ctx: dict = {"@version": 1.1, "@vocab": ns, "@language": "en", "id": "@id", "type": "@type"}
-    ctx.update(STANDARD_PREFIXES)
-    for prefix, iri in sorted(namespaces.namespaces()):
-        if prefix and str(iri).startswith(base) and str(iri).endswith(("/", "#")):
-            ctx[prefix] = str(iri)
-    ctx["jk"] = ns
-    props = set(ontology.subjects(RDF.type, OWL.ObjectProperty)) | set(
-        ontology.subjects(RDF.type, OWL.DatatypeProperty)) | set(
-        ontology.subjects(RDF.type, RDF.Property))
-    for prop in sorted(props):
-        if not str(prop).startswith(ns):
-            continue
-        local = str(prop)[len(ns):]
-        if local in ctx:  # a prefix or alias of the same name wins; the key stays jk:local
-            continue
-        rng = ontology.value(prop, RDFS.range)
-        if (prop, RDF.type, OWL.ObjectProperty) in ontology:
-            ctx[local] = {"@id": f"jk:{local}", "@type": "@id"}
-        elif rng is not None and rng == RDF.langString:
-            ctx[local] = {"@id": f"jk:{local}"}
-        elif rng is not None and rng == XSD.string:
-            ctx[local] = {"@id": f"jk:{local}", "@language": None}
-        elif rng is not None and str(rng).startswith(str(XSD)):
-            ctx[local] = {"@id": f"jk:{local}", "@type": f"xsd:{str(rng)[len(str(XSD)):]}"}
-    for term, iri in (("label", "rdfs:label"), ("comment", "rdfs:comment")):
-        ctx.setdefault(term, {"@id": iri})
-    for term, iri in (("source", "dcterms:source"), ("wasDerivedFrom", "prov:wasDerivedFrom"),
-                      ("sameAs", "owl:sameAs"), ("seeAlso", "rdfs:seeAlso")):
-        ctx.setdefault(term, {"@id": iri, "@type": "@id"})
-    return {"@context": ctx}
-
-
-def shipped_context() -> dict:
-    """The context file shipped in the package."""
-    return json.loads(resources.files("juno_kg").joinpath(CONTEXT_FILE).read_text("utf-8"))
-
-
-def _no_fetch(url: str, options: dict | None = None) -> dict:
-    from pyld.jsonld import JsonLdError
-
-    raise JsonLdError(f"refusing to fetch {url}: juno-kg never loads remote documents",
-                      "jsonld.LoadDocumentError", code="loading document failed")
-
-
-def expanded_jsonld(graph: Graph) -> list:
-    """Expanded JSON-LD for ``graph`` (no context), from rdflib's serializer."""
-    return json.loads(sorted_graph(graph).serialize(format="json-ld"))
-
-
-def compact_jsonld(graph: Graph, context: dict) -> dict:
-    """``graph`` compacted with ``context`` by pyld (an independent JSON-LD processor)."""
-    from pyld import jsonld
-
-    doc = jsonld.compact(expanded_jsonld(graph), context,
-                         {"documentLoader": _no_fetch, "graph": True})
-    return canonical_json(doc)
-
-
-def frame_jsonld(graph: Graph, context: dict, frame_body: dict) -> dict:
-    from pyld import jsonld
-
-    frame = {**context, **frame_body}
-    doc = jsonld.frame(expanded_jsonld(graph), frame,
-                       {"documentLoader": _no_fetch, "embed": "@once", "omitGraph": False})
-    return canonical_json(doc)
-
-
-def canonical_json(value):
-    """Sort node arrays by ``@id``/``id`` and value arrays by their JSON (set semantics)."""
-    if isinstance(value, dict):
-        return {k: (v if k in ("@list", "@context") else canonical_json(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        items = [canonical_json(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
-    return value
-
-
-def jsonld_bytes(doc: dict) -> bytes:
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
 
 # --------------------------------------------------------------------------- build
 
@@ -246,24 +60,6 @@ class BuildResult:
         for top, sizes in sorted(groups.items()):
             lines.append(f"{sum(sizes):>9}  {out / top}/  ({len(sizes)} files)")
         return lines
-
-
-def graph_names(sources: Sources) -> list[URIRef]:
-    return [URIRef(sources.settings.graph_iri(n)) for n in GRAPH_NAMES
-            if len(sources.graph(n))]
-
-
-def union_graph(sources: Sources, names: tuple[str, ...] = GRAPH_NAMES) -> Graph:
-    union = Graph()
-    bind_prefixes(union, sources.settings, like=sources.dataset)
-    for name in names:
-        union += sources.graph(name)
-    return union
-
-
-def dump_paths() -> list[str]:
-    """Paths (relative to ``dist/``) of the whole-dataset dumps, one per registry format."""
-    return [f"dumps/{DUMP_NAME}.{fmt.extension}" for fmt in formats.FORMATS]
 
 
 _TASKS: list[Callable[[], dict[str, bytes]]] = []
@@ -350,16 +146,13 @@ def _graph_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
     return files
 
 
-def render(sources: Sources, jobs: int | None = None) -> dict[str, bytes]:
-    """Every output file of a build, as relative path -> bytes (nothing touches the disk);
-    rendered in ``jobs`` processes (default :func:`default_jobs`), the same bytes whatever
-    their number."""
+def render(prepared: Prepared, jobs: int | None = None) -> dict[str, bytes]:
+    """Every output file of a build of a prepared (conforming) dataset, as relative path ->
+    bytes (nothing touches the disk); rendered in ``jobs`` processes (default
+    :func:`default_jobs`), the same bytes whatever their number."""
     from .site import Model, site_tasks  # the Linked Data site: pages, per-resource data
 
-    settings = sources.settings
-    enrich(sources, dump_paths())
-    bind_prefixes(sources.dataset, settings)
-    context = make_context(sources.graph("ontology"), sources.dataset, settings.base)
+    sources, context, settings = prepared.sources, prepared.context, prepared.settings
     model = Model(sources)
     tasks = [partial(_union_dumps, sources, context), partial(_graph_dumps, sources, context),
              *site_tasks(model, context, void=_VOID_LATER)]
@@ -610,42 +403,14 @@ def build(out: str | Path = "dist", settings: Settings | None = None) -> BuildRe
     settings = settings or Settings.make()
     check_out(out, settings.root)
     clean_leftovers(out)
-    sources = load(settings)
-    report = validate(sources)
-    result = BuildResult(report, Path(out))
-    if not report.conforms:
+    prepared = prepare(settings, strict=False)
+    result = BuildResult(prepared.report, Path(out))
+    if not prepared.ok:
         return result
-    files = render(sources)
+    files = render(prepared)
     write_files(files, Path(out), settings.root)
     result.files = sorted((p, len(b)) for p, b in files.items())
     return result
-
-
-def export(fmt: str, graph: str | None = None, settings: Settings | None = None) -> bytes:
-    """The dataset (or one named graph) in format ``fmt``, as a build would write it.
-
-    The sources are checked as a build checks them: data that does not conform raises
-    :class:`DoesNotConform` (exit 1; its ``report`` says why) and nothing is returned.
-    """
-    fmt_ = formats.get(fmt)
-    if graph is not None and graph not in GRAPH_NAMES:
-        raise JunoKGError(f"unknown graph {graph!r}; graphs: {', '.join(GRAPH_NAMES)}")
-    sources = load(settings)
-    report = validate(sources)
-    if not report.conforms:
-        raise DoesNotConform(f"{report.summary()}; nothing written",
-                             report, path=sources.settings.root,
-                             hint="fix the findings above; `juno-kg validate` re-checks")
-    enrich(sources, dump_paths())
-    bind_prefixes(sources.dataset, sources.settings)
-    context = make_context(sources.graph("ontology"), sources.dataset, sources.settings.base)
-    if fmt_.quads:
-        names = graph_names(sources)
-        if graph is not None:
-            names = [URIRef(sources.settings.graph_iri(graph))]
-        return serialize_dataset(sources.dataset, fmt_, names)
-    target = union_graph(sources, (graph,) if graph else GRAPH_NAMES)
-    return serialize_graph(target, fmt_, context)
 
 
 def context_for(settings: Settings | None = None) -> dict:

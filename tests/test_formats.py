@@ -10,7 +10,7 @@ from rdflib.compare import isomorphic
 
 from juno_kg import formats
 from juno_kg.config import GRAPH_NAMES
-from juno_kg.write import shipped_context
+from juno_kg.serialize import shipped_context
 
 BASE = "https://w3id.org/juno-kg/"
 
