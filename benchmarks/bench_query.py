@@ -28,7 +28,7 @@ from pathlib import Path
 from timing import median_seconds  # benchmarks/timing.py
 
 from juno_kg import build, query
-from juno_kg.query import named_queries
+from juno_kg.catalogue import named_queries
 
 PARAMS = {"sources-of": {"resource": "release:juno-original"}}
 TARGET_ENGINE, TARGET_COLD = 20.0, 5.0  # issue 3: engines; issue 11: a cold query

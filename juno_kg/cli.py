@@ -207,7 +207,8 @@ def query_command(ctx: click.Context, source: str, params: tuple[str, ...], fmt:
         juno-kg query sources-of --param resource=person:kimya-dawson --format csv
         echo 'ASK { ?s ?p ?o }' | juno-kg query - --endpoint http://127.0.0.1:7878/query
     """
-    from .query import parse_params, render, run
+    from .params import parse_params
+    from .query import render, run
 
     text = sys.stdin.read() if source == "-" else source
     answer = run(text, parse_params(params), endpoint, engine=engine, data=data,
@@ -226,7 +227,7 @@ def queries_command() -> None:
     Example:
         juno-kg queries
     """
-    from .query import describe, named_queries
+    from .catalogue import describe, named_queries
 
     click.echo("\n\n".join(describe(q) for q in named_queries().values()))
 

@@ -336,7 +336,7 @@ def _execute(store: Any, job: dict, max_rows: int, deadline: float) -> tuple:
         doc = {"head": {"vars": names}, "results": {"bindings": rows}}
         return _results(doc, media, truncated)
     except SyntaxError as exc:  # the readable message `juno-kg query` gives, same function
-        from .query import syntax_error
+        from .sparql import syntax_error
 
         return (400, str(syntax_error(job["text"], exc, job["prefixes"])), b"", False)
     except Exception as exc:  # evaluation errors from the engine: report, never a traceback
@@ -813,8 +813,8 @@ def create_app(dist: str | Path, limits: Limits | None = None):
 
     def query_page(text: str | None, doc: dict | None, truncated: bool,
                    form: str | None, error: str | None = None) -> str:
-        from .query import declare_prefixes
         from .site import named_queries
+        from .sparql import declare_prefixes
 
         example = declare_prefixes("SELECT ?album ?name WHERE {\n"
                                    "  ?album a schema:MusicAlbum ; schema:name ?name .\n}\n",

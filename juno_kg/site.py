@@ -90,9 +90,11 @@ def named_queries(base: str | None = None) -> list[dict]:
     header comment and without ``PREFIX`` lines it does not use. A query with a required
     parameter or a ``SERVICE`` is not runnable here; its ``text`` is the query as written.
     """
+    from .catalogue import named_queries as listing
+    from .catalogue import resolve
     from .config import DEFAULT_BASE
-    from .query import bind, only_used_prefixes, resolve, with_values
-    from .query import named_queries as listing
+    from .params import bind, with_values
+    from .sparql import only_used_prefixes
 
     base = base or DEFAULT_BASE
     out = []

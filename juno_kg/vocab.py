@@ -1,14 +1,18 @@
 """The vocabularies juno-kg speaks: one prefix table and the namespaces made from it.
 
-A leaf module: it imports nothing of ours, and not rdflib until an rdflib ``Namespace`` is
-asked for (``vocab.SCHEMA`` and the like are made on first use), so the light query path
-can read the prefixes for free. Our own prefixes (``jk:``, ``jkg:``, one per kind of thing)
-depend on the base and live with the sources and the shipped JSON-LD context.
+A leaf module (it imports only the configuration), and not rdflib until an rdflib
+``Namespace`` is asked for (``vocab.SCHEMA`` and the like are made on first use), so the
+light query path reads the prefixes for free. :func:`prefix_map` adds ours (``jk:``,
+``jkg:``, one per kind of thing, from the shipped JSON-LD context) for a base.
 """
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
+
+from .config import DEFAULT_BASE
 
 #: The standard prefixes, bound in every output and known to every query.
 STANDARD_PREFIXES: dict[str, str] = {
@@ -50,3 +54,24 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+@functools.lru_cache(maxsize=16)
+def prefix_map(base: str = DEFAULT_BASE) -> dict[str, str]:
+    """Prefixes for parameters and tables: standard ones, the shipped context's, ``jk:``
+    (ontology) and ``jkg:`` (graphs). ``kind:slug`` is also read as ``{base}id/kind/slug``."""
+    import json
+
+    out = dict(QUERY_PREFIXES)
+    try:
+        ctx = json.loads(Path(__file__).with_name("context.jsonld").read_text("utf-8"))
+        ctx = ctx.get("@context", {}) if isinstance(ctx, dict) else {}
+    except (OSError, ValueError):
+        ctx = {}
+    out.update({k: rebase_text(v, base) for k, v in ctx.items()
+                if isinstance(v, str) and v.endswith(("/", "#")) and not k.startswith("@")})
+    out.update({"jk": f"{base}ontology#", "jkg": f"{base}graph/"})
+    return out
+
+
+def rebase_text(text: str, base: str) -> str:
+    """``text`` with the default base replaced by ``base`` (a query, a prefix's IRI)."""
+    return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)

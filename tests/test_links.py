@@ -428,7 +428,7 @@ FEDERATED = sorted(federated_queries())
 
 
 def test_the_federated_named_queries_are_marked_and_parse():
-    from juno_kg.query import named_queries
+    from juno_kg.catalogue import named_queries
 
     named = named_queries()
     assert len(FEDERATED) >= 2

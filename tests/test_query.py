@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from juno_kg import query
-from juno_kg.query import QueryError, Rows, Triples, named_queries, render_table
+from juno_kg.catalogue import named_queries
+from juno_kg.errors import QueryError
+from juno_kg.query import Rows, Triples, render_table
 
 from .conftest import run_cli
 
@@ -341,7 +343,7 @@ def test_parameters_are_typed_and_bound_not_pasted(built):
 
 
 def test_parameter_kinds_are_checked():
-    from juno_kg.query import make_term
+    from juno_kg.params import make_term
 
     assert make_term("42", "integer").datatype.value.endswith("#integer")
     assert make_term("2008-01-08", "date").value == "2008-01-08"
@@ -452,7 +454,8 @@ def test_values_block_opens_the_outer_where_group():
     strings and the CONSTRUCT template that contain braces; trailing where there is none."""
     import pyoxigraph as ox
 
-    from juno_kg.query import check_syntax, with_values
+    from juno_kg.params import with_values
+    from juno_kg.sparql import check_syntax
 
     s = {"s": ox.NamedNode(f"{ID}album/juno")}
     block = f"VALUES (?s) {{ (<{ID}album/juno>) }}"

@@ -20,8 +20,10 @@ import pyoxigraph as ox
 import pytest
 
 from juno_kg import query
+from juno_kg.catalogue import named_queries
+from juno_kg.errors import EndpointError
 from juno_kg.links import federated_queries  # need the internet: tests/test_links.py skips
-from juno_kg.query import EndpointError, Rows, Triples, named_queries
+from juno_kg.query import Rows, Triples
 
 from .conftest import run_cli
 from .stores import free_port

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from juno_kg.query import QueryError, check_syntax
+from juno_kg.errors import QueryError
 from juno_kg.serve import Limits, create_app
+from juno_kg.sparql import check_syntax
 
 from .conftest import run_cli
 

@@ -17,7 +17,9 @@ import pyoxigraph as ox
 import pytest
 from starlette.testclient import TestClient
 
-from juno_kg.query import QueryError, Rows, Triples, named_queries, run
+from juno_kg.catalogue import named_queries
+from juno_kg.errors import QueryError
+from juno_kg.query import Rows, Triples, run
 from juno_kg.serve import Limits, create_app
 
 PAGE = "http://testserver/sparql"

@@ -113,8 +113,9 @@ def test_one_graph_only(store, nquads):
 
 
 def test_every_named_query_answers_the_same_in_the_store_as_in_process(store, nquads, built):
+    from juno_kg.catalogue import named_queries
     from juno_kg.links import federated_queries
-    from juno_kg.query import Rows, named_queries, query
+    from juno_kg.query import Rows, query
 
     from .test_query_engines import normalised
 
