@@ -25,7 +25,11 @@ FOAF = Namespace(STANDARD_PREFIXES["foaf"])
 #: Vocabularies whose terms the ``inferred`` graph materialises.
 STANDARD_VOCABULARIES = tuple(STANDARD_PREFIXES[p] for p in
                               ("mo", "schema", "foaf", "dcterms", "prov", "skos"))
+#: The data's licence: CC BY-SA 4.0, as Wikipedia's text it derives from (and quotes) requires.
 DATA_LICENSE = URIRef("https://creativecommons.org/licenses/by-sa/4.0/")
+#: The ontology is this project's own vocabulary, not derived from Wikipedia: CC BY 4.0, as
+#: its header says (CC BY material may be part of a CC BY-SA dataset).
+ONTOLOGY_LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
 ARTICLE_URL = URIRef("https://en.wikipedia.org/wiki/Juno_(soundtrack)")
 
 
@@ -257,6 +261,8 @@ def describe(sources: Sources, dump_files: list[str]) -> Graph:
         g.add((graph, RDF.type, PROV.Entity))
         g.add((graph, DCTERMS.title, Literal(f"{name} graph", lang="en")))
         g.add((graph, DCTERMS.description, Literal(GRAPH_DESCRIPTIONS[name], lang="en")))
+        g.add((graph, DCTERMS.license,
+               ONTOLOGY_LICENSE if name == "ontology" else DATA_LICENSE))
         g.add((graph, VOID.triples, Literal(gs.triples, datatype=XSD.integer)))
         g.add((graph, VOID.classes, Literal(len(gs.classes), datatype=XSD.integer)))
         g.add((graph, VOID.properties, Literal(len(gs.properties), datatype=XSD.integer)))
