@@ -613,6 +613,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
     from starlette.staticfiles import StaticFiles
 
     from . import site as site_module
+    from .model import short_iri
 
     site = Site.open(Path(dist))
     limits = limits or Limits.from_env()
@@ -826,7 +827,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
             form=form, error=error, limits=limits, examples=named_queries(site.base),
             result_formats=RESULTS, rdf_formats=formats.FORMATS,
             base=site.base, graphs=site.graphs,
-            label=lambda iri, prefixes: site.labels.get(iri) or site_module.short_iri(iri,
+            label=lambda iri, prefixes: site.labels.get(iri) or short_iri(iri,
                                                                                      prefixes),
             prefixes=site.prefixes)
 
