@@ -13,17 +13,24 @@ class Format:
     rdflib: str  #: rdflib parser/serializer plugin name
     oxigraph: str  #: pyoxigraph ``RdfFormat`` attribute name
     quads: bool  #: carries named graphs
+    #: how juno-kg writes it, deterministically (:mod:`juno_kg.serialize` implements each):
+    #: ``lines`` sorted lines; ``rdflib`` rdflib's serializer on a graph filled in sorted
+    #: order; ``jsonld`` compacted by pyld with the shipped context; ``oxigraph`` pyoxigraph,
+    #: which writes in the order it is given (rdflib's writer would order by hash)
+    writer: str
     aliases: tuple[str, ...] = ()
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("turtle", "text/turtle", "ttl", "turtle", "TURTLE", False, ("ttl",)),
-    Format("ntriples", "application/n-triples", "nt", "nt", "N_TRIPLES", False, ("nt",)),
-    Format("jsonld", "application/ld+json", "jsonld", "json-ld", "JSON_LD", False,
+    Format("turtle", "text/turtle", "ttl", "turtle", "TURTLE", False, "rdflib", ("ttl",)),
+    Format("ntriples", "application/n-triples", "nt", "nt", "N_TRIPLES", False, "lines",
+           ("nt",)),
+    Format("jsonld", "application/ld+json", "jsonld", "json-ld", "JSON_LD", False, "jsonld",
            ("json-ld",)),
-    Format("rdfxml", "application/rdf+xml", "rdf", "xml", "RDF_XML", False, ("xml", "rdf")),
-    Format("nquads", "application/n-quads", "nq", "nquads", "N_QUADS", True, ("nq",)),
-    Format("trig", "application/trig", "trig", "trig", "TRIG", True, ()),
+    Format("rdfxml", "application/rdf+xml", "rdf", "xml", "RDF_XML", False, "oxigraph",
+           ("xml", "rdf")),
+    Format("nquads", "application/n-quads", "nq", "nquads", "N_QUADS", True, "lines", ("nq",)),
+    Format("trig", "application/trig", "trig", "trig", "TRIG", True, "oxigraph", ()),
 )
 
 

@@ -85,16 +85,29 @@ def serialize_graph(graph: Graph, fmt: formats.Format, context: dict | None = No
     """
     if fmt.quads:
         raise ValueError(f"{fmt.name} is a quad format; use serialize_dataset")
-    if fmt.name == "ntriples":
-        return _sorted_lines(graph.serialize(format="nt"))
-    if fmt.name == "jsonld":
-        return jsonld_bytes(compact_jsonld(graph, context or {}))
-    if fmt.name == "rdfxml":
-        nt = _sorted_lines(graph.serialize(format="nt"))
-        prefixes = _used_prefixes(graph, nt.decode("utf-8"))
-        return _ox_serialize(_oxigraph(nt, fmt, prefixes), fmt, prefixes)
-    text = sorted_graph(graph).serialize(format=fmt.rdflib)
-    return text.encode("utf-8")
+    return _GRAPH_WRITERS[fmt.writer](graph, fmt, context)
+
+
+def _graph_lines(graph: Graph, fmt: formats.Format, context: dict | None) -> bytes:
+    return _sorted_lines(graph.serialize(format=fmt.rdflib))
+
+
+def _graph_jsonld(graph: Graph, fmt: formats.Format, context: dict | None) -> bytes:
+    return jsonld_bytes(compact_jsonld(graph, context or {}))
+
+
+def _graph_oxigraph(graph: Graph, fmt: formats.Format, context: dict | None) -> bytes:
+    nt = _sorted_lines(graph.serialize(format="nt"))
+    prefixes = _used_prefixes(graph, nt.decode("utf-8"))
+    return _ox_serialize(_oxigraph(nt, fmt, prefixes), fmt, prefixes)
+
+
+def _graph_rdflib(graph: Graph, fmt: formats.Format, context: dict | None) -> bytes:
+    return sorted_graph(graph).serialize(format=fmt.rdflib).encode("utf-8")
+
+
+_GRAPH_WRITERS = {"lines": _graph_lines, "jsonld": _graph_jsonld, "oxigraph": _graph_oxigraph,
+                  "rdflib": _graph_rdflib}
 
 
 def serialize_dataset(ds: Dataset, fmt: formats.Format, names: list[URIRef]) -> bytes:
@@ -106,15 +119,25 @@ def serialize_dataset(ds: Dataset, fmt: formats.Format, names: list[URIRef]) -> 
     if not fmt.quads:
         raise ValueError(f"{fmt.name} is a triple format; use serialize_graph")
     per_graph = {name: _sorted_lines(ds.graph(name).serialize(format="nt")) for name in names}
-    if fmt.name == "nquads":
-        lines = [f"{line.removesuffix(' .')} <{name}> .\n" for name, nt in per_graph.items()
-                 for line in nt.decode("utf-8").splitlines()]
-        return "".join(sorted(lines)).encode("utf-8")
+    return _DATASET_WRITERS[fmt.writer](ds, fmt, per_graph)
+
+
+def _dataset_lines(ds: Dataset, fmt: formats.Format, per_graph: dict[URIRef, bytes]) -> bytes:
+    lines = [f"{line.removesuffix(' .')} <{name}> .\n" for name, nt in per_graph.items()
+             for line in nt.decode("utf-8").splitlines()]
+    return "".join(sorted(lines)).encode("utf-8")
+
+
+def _dataset_oxigraph(ds: Dataset, fmt: formats.Format,
+                      per_graph: dict[URIRef, bytes]) -> bytes:
     text = "".join(nt.decode("utf-8") for nt in per_graph.values())
-    prefixes = _used_prefixes(ds, text + "".join(f"<{n}>" for n in names))
+    prefixes = _used_prefixes(ds, text + "".join(f"<{n}>" for n in per_graph))
     quads = [q for name, nt in per_graph.items()
              for q in _oxigraph(nt, fmt, prefixes, str(name))]
     return _ox_serialize(quads, fmt, prefixes)
+
+
+_DATASET_WRITERS = {"lines": _dataset_lines, "oxigraph": _dataset_oxigraph}
 
 
 # --------------------------------------------------------------------------- JSON-LD
@@ -224,3 +247,16 @@ def ordered_serialization(nquads: bytes, fmt: formats.Format, prefixes: dict[str
         return ox.serialize(quads, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=used)
     triples = list(dict.fromkeys(q.triple for q in quads))
     return ox.serialize(triples, format=getattr(ox.RdfFormat, fmt.oxigraph), prefixes=used)
+
+
+def serialize_resource(ds: Dataset, names: list[URIRef], triples: Graph, fmt: formats.Format,
+                       context: dict, prefixes: dict[str, str], nquads: bytes) -> bytes:
+    """The graphs ``names`` of a small dataset ``ds`` (one resource's, or the ontology's) in
+    ``fmt``; ``triples`` is their merge. Formats pyoxigraph writes are written graph by
+    graph from the sorted N-Quads (:func:`ordered_serialization`), so that a resource's
+    RDF/XML and TriG read in the order of its N-Quads (``nquads``, the dataset's)."""
+    if fmt.writer == "oxigraph":
+        return ordered_serialization(nquads, fmt, prefixes)
+    if fmt.quads:
+        return serialize_dataset(ds, fmt, names)
+    return serialize_graph(triples, fmt, context)

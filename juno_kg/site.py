@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from rdflib import OWL, RDF, RDFS, Dataset, Graph, URIRef
 
-from . import formats
+from . import formats, layout
 from .deploy import htaccess, nginx_conf, sitemap
 from .model import (
     DATA_FORMATS,
@@ -33,12 +33,7 @@ from .model import (
     _value_key,
 )
 from .pages import index_page, ontology_page, track_list
-from .serialize import (
-    compact_jsonld,
-    ordered_serialization,
-    serialize_dataset,
-    serialize_graph,
-)
+from .serialize import compact_jsonld, serialize_dataset, serialize_graph, serialize_resource
 from .sources import Sources
 
 # --------------------------------------------------------------------------- templates
@@ -139,24 +134,24 @@ def resource_graph(model: Model, node: URIRef) -> Dataset:
 
 
 def data_files(model: Model, node: URIRef, path: str, context: dict) -> dict[str, bytes]:
-    ds = resource_graph(model, node)
+    """One resource's data (what it says, and what points at it) in every format."""
+    return {layout.data_path(path, fmt): data
+            for fmt, data in _in_every_format(model, resource_graph(model, node), context)}
+
+
+def _in_every_format(model: Model, ds: Dataset,
+                     context: dict) -> list[tuple[formats.Format, bytes]]:
+    """The named graphs of ``ds`` that hold triples, in every registry format: the quad
+    formats keep the graphs, the triple formats merge them."""
     names = sorted({URIRef(c.identifier) for c in ds.graphs() if len(c)}, key=str)
     triples = Graph()
     for prefix, ns in model.prefixes.items():
         triples.bind(prefix, ns, override=True, replace=True)
     for name in names:
         triples += ds.graph(name)
-    out = {}
     nquads = serialize_dataset(ds, formats.get("nquads"), names)
-    for fmt in DATA_FORMATS:
-        target = f"data/{path}.{fmt.extension}"
-        if fmt.name in ("rdfxml", "trig"):
-            out[target] = ordered_serialization(nquads, fmt, model.prefixes)
-        elif fmt.quads:
-            out[target] = serialize_dataset(ds, fmt, names)
-        else:
-            out[target] = serialize_graph(triples, fmt, context)
-    return out
+    return [(fmt, serialize_resource(ds, names, triples, fmt, context, model.prefixes, nquads))
+            for fmt in DATA_FORMATS]
 
 
 def schema_jsonld(model: Model, node: URIRef) -> str:
@@ -262,22 +257,12 @@ def common_files(model: Model, context: dict, void: bytes | None = None) -> dict
     files: dict[str, bytes] = {}
     files["index.html"] = index_page(model, env, pages)
     files["ontology.html"] = ontology_page(model, env)
-    ontology = Graph()
-    for prefix, ns in model.prefixes.items():
-        ontology.bind(prefix, ns, override=True, replace=True)
-    ontology += model.ontology
     onto_ds = Dataset()
     for prefix, ns in model.prefixes.items():
         onto_ds.bind(prefix, ns, override=True, replace=True)
-    onto_name = URIRef(model.sources.settings.graph_iri("ontology"))
-    onto_ds.graph(onto_name).__iadd__(model.ontology)
-    onto_nquads = serialize_dataset(onto_ds, formats.get("nquads"), [onto_name])
-    for fmt in DATA_FORMATS:
-        files[f"data/ontology.{fmt.extension}"] = (
-            ordered_serialization(onto_nquads, fmt, model.prefixes)
-            if fmt.name in ("rdfxml", "trig") else
-            serialize_dataset(onto_ds, fmt, [onto_name]) if fmt.quads
-            else serialize_graph(ontology, fmt, context))
+    onto_ds.graph(URIRef(model.sources.settings.graph_iri("ontology"))).__iadd__(model.ontology)
+    for fmt, data in _in_every_format(model, onto_ds, context):
+        files[layout.data_path("ontology", fmt)] = data
     if void is None:
         void = serialize_graph(model.graphs["meta"], formats.get("turtle"))
     files[".well-known/void"] = void
