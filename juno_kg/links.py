@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote
 
 from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 
+from . import protocol
 from .errors import JunoKGError
 from .vocab import STANDARD_PREFIXES
 
@@ -447,22 +448,10 @@ SELECT ?title ?item ?property ?id WHERE {{
 
 
 def _ask(endpoint: str, query: str, timeout: float) -> list[dict]:
-    import httpx
-
-    try:
-        resp = httpx.post(endpoint, data={"query": query}, timeout=timeout,
-                          headers={"Accept": "application/sparql-results+json",
-                                   "User-Agent": USER_AGENT}, follow_redirects=True)
-    except httpx.HTTPError as exc:
-        raise JunoKGError(f"cannot reach {endpoint}: {exc or type(exc).__name__}",
-                          hint="links resolve needs the Wikidata SPARQL endpoint (online) "
-                               "or --endpoint URL of a copy") from None
-    if resp.status_code != 200:
-        raise JunoKGError(f"{endpoint} answered {resp.status_code}: {resp.text[:300]}")
-    try:
-        return resp.json()["results"]["bindings"]
-    except (ValueError, KeyError) as exc:
-        raise JunoKGError(f"{endpoint} did not answer with SPARQL JSON results ({exc})") from None
+    return protocol.select(endpoint, query, timeout=timeout, headers={"User-Agent": USER_AGENT},
+                           error=JunoKGError,
+                           hint="links resolve needs the Wikidata SPARQL endpoint (online) "
+                                "or --endpoint URL of a copy")
 
 
 def _wikipedia_rows(table: Table) -> list[Mapping]:

@@ -39,6 +39,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from . import protocol
 from .catalogue import resolve
 from .config import BASE_ENV, DEFAULT_BASE, GRAPH_NAMES, ROOT_ENV, Settings
 from .errors import EndpointError, JunoKGError, QueryError
@@ -61,7 +62,6 @@ FORMAT_NAMES = (TABLE, *RESULT_FORMATS, "ttl", "jsonld", "nt")
 #: what a remote endpoint is asked for, by query form
 RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
 GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5"
-GET_LIMIT = 2000  #: longest URL query string sent with GET; longer queries are POSTed
 
 
 
@@ -406,35 +406,13 @@ def dataset_graphs(base: str = DEFAULT_BASE) -> list[str]:
 
 def _run_remote(text: str, form: str, bindings: dict, endpoint: str, *,
                 graphs: list[str] | None, timeout: float, method: str) -> Answer:
-    import httpx
-
     sent = with_values(text, bindings)
     fields = [("query", sent)]
     for graph in graphs or []:
         fields += [("default-graph-uri", graph), ("named-graph-uri", graph)]
     graph_form = form in ("CONSTRUCT", "DESCRIBE")
-    headers = {"Accept": GRAPH_ACCEPT if graph_form else RESULTS_ACCEPT}
-    if method == "auto":
-        method = "get" if len(str(httpx.QueryParams(fields))) <= GET_LIMIT else "post"
-    try:
-        if method == "get":
-            response = httpx.get(endpoint, params=fields, headers=headers, timeout=timeout)
-        else:  # form-encoded POST: what every store accepts (Virtuoso hangs on sparql-query)
-            response = httpx.post(endpoint, data=dict(_group(fields)), headers=headers,
-                                  timeout=timeout)
-    except httpx.TimeoutException:
-        raise EndpointError(f"{endpoint}: no answer within {timeout:g} s",
-                            hint="is the store running and loaded? raise --timeout") from None
-    except httpx.InvalidURL as exc:
-        raise EndpointError(f"{endpoint}: not a usable URL ({exc})") from None
-    except (httpx.HTTPError, OSError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise EndpointError(f"cannot reach {endpoint}: {reason}",
-                            hint="check the URL and that the store is running") from None
-    if response.status_code >= 400:
-        body = " ".join(response.text.split())[:600]
-        raise EndpointError(f"{endpoint} answered HTTP {response.status_code} "
-                            f"{response.reason_phrase}: {body}")
+    response = protocol.send(endpoint, fields, GRAPH_ACCEPT if graph_form else RESULTS_ACCEPT,
+                             timeout=timeout, method=method)
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if graph_form:
@@ -450,13 +428,6 @@ def _run_remote(text: str, form: str, bindings: dict, endpoint: str, *,
         return _results(response.content, rfmt, is_ordered(tokens(text)))
     except SyntaxError as exc:
         raise EndpointError(f"{endpoint} sent an unreadable {ctype} answer: {exc}") from None
-
-
-def _group(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key, value in fields:
-        out.setdefault(key, []).append(value)
-    return out
 
 
 # --------------------------------------------------------------------------- the API

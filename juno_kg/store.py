@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from . import formats
+from . import formats, protocol
 from .config import GRAPH_NAMES, Settings
 from .errors import JunoKGError, NotLoaded
 from .vocab import STANDARD_PREFIXES
@@ -296,18 +296,10 @@ def load_endpoint(url: str, settings: Settings | None = None, *, source: Path | 
 
 
 def _remote_count(client, query_url: str, iri: str) -> int:
-    import httpx
-
+    rows = protocol.select(query_url, count_query(iri), client=client, error=JunoKGError,
+                           hint="pass the SPARQL endpoint with --query-endpoint URL")
     try:
-        resp = client.post(query_url, data={"query": count_query(iri)},
-                           headers={"Accept": "application/sparql-results+json"})
-    except httpx.HTTPError as exc:
-        raise JunoKGError(f"cannot reach {query_url}: {exc or type(exc).__name__}") from None
-    if resp.status_code != 200:
-        raise JunoKGError(f"{query_url} answered {resp.status_code} to a COUNT query: "
-                          f"{_excerpt(resp.text)}", hint="pass --query-endpoint URL")
-    try:
-        return int(resp.json()["results"]["bindings"][0]["n"]["value"])
+        return int(rows[0]["n"]["value"])
     except (ValueError, KeyError, IndexError) as exc:
         raise JunoKGError(f"{query_url} gave no count ({exc})",
                           hint="pass the SPARQL endpoint with --query-endpoint URL") from None
