@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -142,16 +141,9 @@ def export(ctx: click.Context, fmt: str, graph: str | None, out: Path | None) ->
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_bytes(data)
-            tmp.replace(out)
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise JunoKGError(f"could not write it: {exc.strerror or exc}",
-                                  path=out) from None
-            raise
+        from .atomic import replace_file
+
+        replace_file(out, data)
 
 
 @cli.command()

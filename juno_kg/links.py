@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote
 from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 
 from . import protocol
+from .atomic import replace_file
 from .errors import JunoKGError
 from .vocab import STANDARD_PREFIXES
 
@@ -578,9 +579,7 @@ def resolve(table_path: Path, endpoint: str = WIKIDATA_SPARQL, *, timeout: float
         if text and not text.endswith("\n"):
             text += "\n"
         text += "".join(_format_row(table, c, today) + "\n" for c in new)
-        tmp = table_path.with_name(f".{table_path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(table_path)
+        replace_file(table_path, text.encode("utf-8"))
         read_table(table_path)  # what was written must read back
     return report
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from rdflib import RDF, Graph
 
 from . import formats
+from .atomic import temp_path
 from .check import CheckReport
 from .config import DEFAULT_BASE, GRAPH_NAMES, JOBS_ENV, Settings
 from .errors import JunoKGError
@@ -364,8 +365,7 @@ def write_files(files: dict[str, bytes], out: Path, root: Path | None = None) ->
     while writing removes the temporary folder; a kill leaves it for the next build.
     """
     out = out.resolve()
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    tmp, old = temp_path(out), temp_path(out, "old")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
