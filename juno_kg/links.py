@@ -28,7 +28,7 @@ from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 from . import protocol
 from .atomic import replace_file
 from .errors import JunoKGError
-from .vocab import STANDARD_PREFIXES
+from .vocab import STANDARD_PREFIXES, curie
 
 OWL_SAME_AS = URIRef("http://www.w3.org/2002/07/owl#sameAs")
 #: The Music Ontology's MusicBrainz identifier (a plain string), stated beside every
@@ -225,9 +225,7 @@ class Table:
 
     def curie(self, iri: str) -> str:
         """``iri`` as a CURIE of this table's prefixes (the longest namespace wins)."""
-        best = max(((p, ns) for p, ns in {**BUILTIN_PREFIXES, **self.prefixes}.items()
-                    if iri.startswith(ns)), key=lambda x: len(x[1]), default=None)
-        return f"{best[0]}:{iri[len(best[1]):]}" if best else iri
+        return curie(iri, {**BUILTIN_PREFIXES, **self.prefixes}, any_local=True) or iri
 
 
 def _expand(value: str, prefixes: dict[str, str], what: str, path: Path, line: int) -> str:

@@ -7,7 +7,6 @@ Used by the resource pages (:mod:`juno_kg.site`) and the index and ontology page
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from rdflib.term import Node
 from . import formats
 from .config import GRAPH_NAMES
 from .sources import Sources
-from .vocab import STANDARD_PREFIXES
+from .vocab import STANDARD_PREFIXES, curie
 
 SCHEMA = STANDARD_PREFIXES["schema"]
 
@@ -48,10 +47,7 @@ DATA_FORMATS = formats.FORMATS  # per-resource data: every registry format
 
 def short_iri(iri: str, prefixes: dict[str, str] | None = None) -> str:
     """``prefix:local`` for an IRI under a known namespace, else the IRI."""
-    for prefix, ns in sorted((prefixes or STANDARD_PREFIXES).items(), key=lambda x: -len(x[1])):
-        if prefix and iri.startswith(ns) and re.fullmatch(r"[\w.\-]*", iri[len(ns):]):
-            return f"{prefix}:{iri[len(ns):]}"
-    return iri
+    return curie(iri, prefixes or STANDARD_PREFIXES) or iri
 
 
 @dataclass

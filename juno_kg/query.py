@@ -45,7 +45,7 @@ from .config import BASE_ENV, DEFAULT_BASE, GRAPH_NAMES, ROOT_ENV, Settings
 from .errors import EndpointError, JunoKGError, QueryError
 from .params import bind, with_values
 from .sparql import check_syntax, is_ordered, tokens
-from .vocab import XSD, prefix_map
+from .vocab import XSD, curie, prefix_map
 
 DUMP = Path("dumps") / "juno-kg.nq"
 ENGINES = ("oxigraph", "rdflib")
@@ -490,12 +490,7 @@ def compact(term: Any, prefixes: Mapping[str, str], base: str = DEFAULT_BASE) ->
                             value)
         if kind:
             return f"{kind.group(1)}:{kind.group(2)}"
-        best = max((ns for ns in prefixes.values() if value.startswith(ns)), key=len,
-                   default=None)
-        if best is not None and re.fullmatch(r"[\w.-]*", value[len(best):]):
-            name = min(k for k, v in prefixes.items() if v == best)
-            return f"{name}:{value[len(best):]}"
-        return f"<{value}>"
+        return curie(value, prefixes) or f"<{value}>"
     if isinstance(term, ox.Literal):
         return f"{term.value}@{term.language}" if term.language else term.value
     return str(term)

@@ -9,6 +9,8 @@ light query path reads the prefixes for free. :func:`prefix_map` adds ours (``jk
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,28 @@ def prefix_map(base: str = DEFAULT_BASE) -> dict[str, str]:
 def rebase_text(text: str, base: str) -> str:
     """``text`` with the default base replaced by ``base`` (a query, a prefix's IRI)."""
     return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)
+
+
+#: what a CURIE's local part may hold to be shown as one (else the IRI is shown whole)
+_LOCAL = re.compile(r"[\w.\-]*")
+
+
+def curie(iri: str, prefixes: Mapping[str, str] | None = None, *,
+          any_local: bool = False) -> str | None:
+    """``prefix:local`` for ``iri`` under the longest namespace of ``prefixes`` (default the
+    standard ones; equal namespaces: the alphabetically first prefix), or None. The local
+    part must be a plain name (letters, digits, ``_.-``) unless ``any_local``.
+
+    The one CURIE shortener: the site, the query helper's tables, the server's labels and
+    the mapping table all show IRIs with it."""
+    best: tuple[str, str] | None = None
+    for prefix, ns in (prefixes if prefixes is not None else STANDARD_PREFIXES).items():
+        if not prefix or not iri.startswith(ns):
+            continue
+        if best is None or len(ns) > len(best[1]) or (len(ns) == len(best[1]) and
+                                                      prefix < best[0]):
+            best = (prefix, ns)
+    if best is None:
+        return None
+    local = iri[len(best[1]):]
+    return f"{best[0]}:{local}" if any_local or _LOCAL.fullmatch(local) else None
