@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from . import formats
+from . import formats, layout
 from .config import BASE_ENV, GRAPH_NAMES, ROOT_ENV, Settings
 from .errors import JunoKGError
 
@@ -250,7 +250,7 @@ def publish(ctx: click.Context, out: Path) -> None:
         click.echo(result.report.text(), err=True)
         click.echo(f"\npublish failed: nothing written; {out}/ left as it was", err=True)
         ctx.exit(NOT_CONFORMS)
-    pages = sum(1 for path, _ in result.files if path.startswith("page/"))
+    pages = sum(1 for path, _ in result.files if path.startswith(layout.PAGES))
     click.echo(f"wrote {len(result.files)} files ({pages} resource pages) to {out}/; "
                f"open {out / 'index.html'}")
 

@@ -11,6 +11,8 @@ from . import formats
 #: The name of the whole-dataset dumps (``dumps/juno-kg.nq`` …).
 DUMP_NAME = "juno-kg"
 DUMPS = "dumps"
+PAGES = "page/"
+DATA = "data/"
 #: The N-Quads dump, relative to a build: what the query helper and ``load`` read.
 NQUADS_DUMP = f"{DUMPS}/{DUMP_NAME}.nq"
 MANIFEST = "manifest.json"
@@ -39,9 +41,9 @@ def dump_paths() -> list[str]:
 
 def page_path(resource: str) -> str:
     """The HTML page of a resource ``kind/slug``."""
-    return f"page/{resource}.html"
+    return f"{PAGES}{resource}.html"
 
 
 def data_path(resource: str, fmt: formats.Format) -> str:
     """A resource's (``kind/slug``) data in ``fmt``."""
-    return f"data/{resource}.{fmt.extension}"
+    return f"{DATA}{resource}.{fmt.extension}"

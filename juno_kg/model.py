@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from . import formats
+from . import formats, layout
 from .config import GRAPH_NAMES
 from .sources import Sources
 from .vocab import STANDARD_PREFIXES, curie
@@ -149,7 +149,8 @@ class Model:
         if iri == self.settings.ontology_iri:
             return f"{root}ontology.html", False
         if iri.startswith(f"{self.base}graph/"):
-            return f"{root}dumps/graphs/{iri.rsplit('/', 1)[-1]}.ttl", False
+            return root + layout.graph_dump_path(iri.rsplit("/", 1)[-1],
+                                                 formats.get("turtle")), False
         if iri.startswith(self.base):
             return f"{root}{iri[len(self.base):]}", False
         if iri.startswith(("http://", "https://")):

@@ -10,7 +10,7 @@ from collections import defaultdict
 from rdflib import OWL, RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
-from . import formats
+from . import formats, layout
 from .config import GRAPH_NAMES
 from .model import (
     DATA_FORMATS,
@@ -176,7 +176,7 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
         releases=releases, people=people, groups=groups, tracks=tracks,
         runs=chart_runs(model, album, root) if album is not None else [], about=about,
         catalogue=sorted((k, sorted(v, key=_value_key)) for k, v in catalogue.items()),
-        dumps=[(f, f"dumps/juno-kg.{f.extension}") for f in formats.FORMATS],
+        dumps=[(f, layout.dump_path(f)) for f in formats.FORMATS],
         graphs=[(n, len(model.graphs[n])) for n in GRAPH_NAMES if len(model.graphs[n])],
         base=model.base)
     return html.encode("utf-8")
@@ -297,7 +297,7 @@ def ontology_page(model: Model, env) -> bytes:
                         or ""),
         iri=str(onto), ns=ns, classes=classes, properties=properties,
         other_shapes=other_shapes,
-        data=[(f, f"data/ontology.{f.extension}") for f in DATA_FORMATS], base=model.base)
+        data=[(f, layout.data_path("ontology", f)) for f in DATA_FORMATS], base=model.base)
     return html.encode("utf-8")
 
 

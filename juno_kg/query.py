@@ -39,7 +39,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from . import protocol
+from . import layout, protocol
 from .catalogue import resolve
 from .config import BASE_ENV, DEFAULT_BASE, GRAPH_NAMES, ROOT_ENV, Settings
 from .errors import EndpointError, JunoKGError, QueryError
@@ -47,7 +47,7 @@ from .params import bind, with_values
 from .sparql import check_syntax, is_ordered, tokens
 from .vocab import XSD, curie, prefix_map
 
-DUMP = Path("dumps") / "juno-kg.nq"
+DUMP = Path(layout.NQUADS_DUMP)
 ENGINES = ("oxigraph", "rdflib")
 
 #: ``--format`` names for SELECT/ASK results -> pyoxigraph's W3C result serializers
@@ -343,8 +343,8 @@ def oxigraph_store(key: tuple[str, Any]) -> ox.Store:
 def _own_dump(key: tuple[str, Any]) -> bool:
     """Whether ``key`` is the N-Quads dump of a juno-kg build (beside its manifest)."""
     kind, where = key
-    return kind == "file" and where.parent.name == "dumps" \
-        and (where.parent.parent / "manifest.json").is_file()
+    return kind == "file" and where.parent.name == layout.DUMPS \
+        and (where.parent.parent / layout.MANIFEST).is_file()
 
 
 def rdflib_dataset(key: tuple[str, Any]):

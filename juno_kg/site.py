@@ -245,7 +245,7 @@ def resource_files(model: Model, nodes: list[URIRef], context: dict) -> dict[str
     files: dict[str, bytes] = {}
     for node in nodes:
         path = model.path(node)
-        files[f"page/{path}.html"] = resource_page(model, env, node, schema_jsonld(model, node))
+        files[layout.page_path(path)] = resource_page(model, env, node, schema_jsonld(model, node))
         files.update(data_files(model, node, path, context))
     return files
 
@@ -265,7 +265,7 @@ def common_files(model: Model, context: dict, void: bytes | None = None) -> dict
         files[layout.data_path("ontology", fmt)] = data
     if void is None:
         void = serialize_graph(model.graphs["meta"], formats.get("turtle"))
-    files[".well-known/void"] = void
+    files[layout.WELL_KNOWN_VOID] = void
     files["sitemap.xml"] = sitemap(model.base, [model.path(p) for p in pages])
     files[".htaccess"] = htaccess(model.base)
     files["nginx.conf"] = nginx_conf(model.base)

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from rdflib import RDF, Graph
 
-from . import formats
+from . import formats, layout
 from .atomic import temp_path
 from .check import CheckReport
 from .config import DEFAULT_BASE, GRAPH_NAMES, JOBS_ENV, Settings
 from .errors import JunoKGError
-from .layout import DUMP_NAME
 from .pipeline import Prepared, graph_names, prepare, union_graph
 from .serialize import (
     CONTEXT_FILE,
@@ -54,7 +53,7 @@ class BuildResult:
         lines = []
         for path, size in self.files:
             top = path.split("/", 1)[0]
-            if verbose or "/" not in path or top in ("dumps", ".well-known"):
+            if verbose or "/" not in path or top in (layout.DUMPS, ".well-known"):
                 lines.append(f"{size:>9}  {out / path}")
             else:
                 groups.setdefault(top, []).append(size)
@@ -119,7 +118,7 @@ def _union_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
     union = union_graph(sources)
     files = {}
     for fmt in formats.FORMATS:
-        path = f"dumps/{DUMP_NAME}.{fmt.extension}"
+        path = layout.dump_path(fmt)
         if fmt.quads:
             files[path] = serialize_dataset(sources.dataset, fmt, graph_names(sources))
         else:
@@ -138,12 +137,12 @@ def _graph_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
         g += graph
         for fmt in formats.FORMATS:
             if not fmt.quads:
-                files[f"dumps/graphs/{name}.{fmt.extension}"] = serialize_graph(g, fmt, context)
-    files["void.ttl"] = files["dumps/graphs/meta.ttl"]
-    files["dumps/shapes.ttl"] = serialize_graph(sources.shapes, formats.get("turtle"))
+                files[layout.graph_dump_path(name, fmt)] = serialize_graph(g, fmt, context)
+    files[layout.VOID_FILE] = files[layout.graph_dump_path("meta", formats.get("turtle"))]
+    files[layout.SHAPES_DUMP] = serialize_graph(sources.shapes, formats.get("turtle"))
     framed = frame_document(sources, context)
     if framed is not None:
-        files[f"dumps/{DUMP_NAME}.framed.jsonld"] = jsonld_bytes(framed)
+        files[layout.FRAMED_DUMP] = jsonld_bytes(framed)
     return files
 
 
@@ -159,11 +158,11 @@ def render(prepared: Prepared, jobs: int | None = None) -> dict[str, bytes]:
              *site_tasks(model, context, void=_VOID_LATER)]
     files: dict[str, bytes] = {CONTEXT_FILE: jsonld_bytes(context)}
     files.update(run_tasks(tasks, jobs))
-    files[".well-known/void"] = files["void.ttl"]
+    files[layout.WELL_KNOWN_VOID] = files[layout.VOID_FILE]
     manifest = [{"path": p, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
                 for p, b in sorted(files.items())]
-    files["SHA256SUMS"] = "".join(f"{m['sha256']}  {m['path']}\n" for m in manifest).encode()
-    files["manifest.json"] = jsonld_bytes({"base": settings.base, "files": manifest})
+    files[layout.CHECKSUMS] = "".join(f"{m['sha256']}  {m['path']}\n" for m in manifest).encode()
+    files[layout.MANIFEST] = jsonld_bytes({"base": settings.base, "files": manifest})
     return files
 
 
@@ -204,7 +203,7 @@ def frame_document(sources: Sources, context: dict) -> dict | None:
 
 
 #: What a build writes besides the files its manifest lists.
-_BUILD_EXTRAS = frozenset({"manifest.json", "SHA256SUMS"})
+_BUILD_EXTRAS = frozenset({layout.MANIFEST, layout.CHECKSUMS})
 #: Metadata file managers drop into any folder they show; a build may replace them.
 _LITTER = frozenset({".DS_Store", "Thumbs.db"})
 _SOURCE_FOLDERS = ("ontology", "shapes", "data")
@@ -223,7 +222,7 @@ def _names(entries: list[str], limit: int = 5) -> str:
 def _manifest_paths(folder: Path) -> set[str] | None:
     """The paths listed in ``folder/manifest.json`` if it is a juno-kg manifest, else None."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        manifest = json.loads((folder / layout.MANIFEST).read_text("utf-8"))
         paths = {entry["path"] for entry in manifest["files"]}
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -290,7 +289,7 @@ def check_out(out: str | Path, root: Path | None = None) -> None:
     listed = _manifest_paths(folder)
     if listed is None:
         why = ("its manifest.json is not a juno-kg build manifest"
-               if (folder / "manifest.json").exists() else "it is not a juno-kg build "
+               if (folder / layout.MANIFEST).exists() else "it is not a juno-kg build "
                "(no manifest.json)")
         raise _refuse(folder, f"{why} and holds {len(entries)} "
                       f"entr{'y' if len(entries) == 1 else 'ies'}: {_names(entries)}", hint)
