@@ -371,7 +371,7 @@ def links_resolve(ctx: click.Context, endpoint: str, table: Path | None, timeout
         juno-kg links resolve
         juno-kg links resolve --endpoint http://127.0.0.1:7878/query --dry-run
     """
-    from .links import resolve
+    from .resolve import resolve
 
     path = table or settings(ctx).root / "data" / "links" / "mappings.sssom.tsv"
     click.echo(resolve(path, endpoint, timeout=timeout, dry_run=dry_run).text())

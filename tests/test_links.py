@@ -27,11 +27,11 @@ from juno_kg.links import (
     dbpedia_iri,
     federated_queries,
     read_table,
-    resolve,
     target_of,
     title_of,
     wikipedia_url,
 )
+from juno_kg.resolve import resolve
 from juno_kg.sources import load
 
 from .conftest import ROOT, run_cli
