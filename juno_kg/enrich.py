@@ -207,14 +207,31 @@ def describe(sources: Sources, dump_files: list[str]) -> Graph:
     ``dump_files`` are the paths (relative to the published root) of the dumps, for
     ``void:dataDump`` and DCAT distributions. No timestamps: the build is deterministic.
     """
+    from .links import linksets  # VoID linksets: links per target dataset and property
+
     base = sources.settings.base
     dataset = URIRef(f"{base}dataset")
-    g = Graph()
     stats = statistics(sources)
-    prefixes = {p: str(ns) for p, ns in sources.dataset.namespaces()}
-    g.add((dataset, RDF.type, VOID.Dataset))
-    g.add((dataset, RDF.type, DCAT.Dataset))
-    g.add((dataset, RDF.type, PROV.Entity))
+    g = _dataset_description(sources, dataset, stats)
+    _partitions(g, dataset, stats["all"], base,
+                {p: str(ns) for p, ns in sources.dataset.namespaces()})
+    _graph_descriptions(g, dataset, stats, sources)
+    _distributions(g, dataset, dump_files, base)
+    g += linksets(sources.graph("links"), base)
+    return g
+
+
+def _count(n: int) -> Literal:
+    return Literal(n, datatype=XSD.integer)
+
+
+def _dataset_description(sources: Sources, dataset: URIRef,
+                         stats: dict[str, GraphStats]) -> Graph:
+    """The dataset itself: titles, licence, source, counts, vocabularies, examples."""
+    base = sources.settings.base
+    g = Graph()
+    for cls in (VOID.Dataset, DCAT.Dataset, PROV.Entity):
+        g.add((dataset, RDF.type, cls))
     g.add((dataset, DCTERMS.title, Literal("juno-kg: Music from the Motion Picture Juno as "
                                             "linked data", lang="en")))
     g.add((dataset, DCTERMS.description, Literal(
@@ -228,57 +245,72 @@ def describe(sources: Sources, dump_files: list[str]) -> Graph:
     g.add((dataset, VOID.uriSpace, Literal(f"{base}id/")))
     g.add((dataset, VOID.feature, URIRef("http://www.w3.org/ns/formats/N-Quads")))
     everything = stats["all"]
-    g.add((dataset, VOID.triples, Literal(everything.triples, datatype=XSD.integer)))
-    g.add((dataset, VOID.distinctSubjects, Literal(everything.subjects, datatype=XSD.integer)))
-    g.add((dataset, VOID.distinctObjects, Literal(everything.objects, datatype=XSD.integer)))
-    g.add((dataset, VOID.classes, Literal(len(everything.classes), datatype=XSD.integer)))
-    g.add((dataset, VOID.properties, Literal(len(everything.properties), datatype=XSD.integer)))
+    g.add((dataset, VOID.triples, _count(everything.triples)))
+    g.add((dataset, VOID.distinctSubjects, _count(everything.subjects)))
+    g.add((dataset, VOID.distinctObjects, _count(everything.objects)))
+    g.add((dataset, VOID.classes, _count(len(everything.classes))))
+    g.add((dataset, VOID.properties, _count(len(everything.properties))))
     entities = {s for s in sources.dataset.subjects() if str(s).startswith(f"{base}id/")}
-    g.add((dataset, VOID.entities, Literal(len(entities), datatype=XSD.integer)))
+    g.add((dataset, VOID.entities, _count(len(entities))))
     vocabularies = {_vocabulary(c) for c in everything.classes} | {
         _vocabulary(p) for p in everything.properties}
     for vocab in sorted(vocabularies):
         g.add((dataset, VOID.vocabulary, URIRef(vocab)))
     for album in sorted(set(sources.graph("inferred").subjects(RDF.type, SCHEMA.MusicAlbum))):
         g.add((dataset, VOID.exampleResource, album))
+    return g
+
+
+def _partitions(g: Graph, dataset: URIRef, everything: GraphStats, base: str,
+                prefixes: dict[str, str]) -> None:
+    """VoID class and property partitions of the whole dataset."""
     for cls, count in everything.classes.items():
         part = URIRef(f"{base}dataset/class/{_slug(cls, prefixes)}")
         g.add((dataset, VOID.classPartition, part))
         g.add((part, VOID["class"], URIRef(cls)))
-        g.add((part, VOID.entities, Literal(count, datatype=XSD.integer)))
+        g.add((part, VOID.entities, _count(count)))
     for prop, count in everything.properties.items():
         part = URIRef(f"{base}dataset/property/{_slug(prop, prefixes)}")
         g.add((dataset, VOID.propertyPartition, part))
         g.add((part, VOID.property, URIRef(prop)))
-        g.add((part, VOID.triples, Literal(count, datatype=XSD.integer)))
+        g.add((part, VOID.triples, _count(count)))
+
+
+def _graph_descriptions(g: Graph, dataset: URIRef, stats: dict[str, GraphStats],
+                        sources: Sources) -> None:
+    """Each named graph as a subset: title, licence, counts, what it was derived from."""
+    settings = sources.settings
     for name, gs in stats.items():
         if name == "all":
             continue
-        graph = URIRef(sources.settings.graph_iri(name))
+        graph = URIRef(settings.graph_iri(name))
         g.add((dataset, VOID.subset, graph))
-        g.add((graph, RDF.type, VOID.Dataset))
-        g.add((graph, RDF.type, SD.Graph))
-        g.add((graph, RDF.type, PROV.Entity))
+        for cls in (VOID.Dataset, SD.Graph, PROV.Entity):
+            g.add((graph, RDF.type, cls))
         g.add((graph, DCTERMS.title, Literal(f"{name} graph", lang="en")))
         g.add((graph, DCTERMS.description, Literal(GRAPH_DESCRIPTIONS[name], lang="en")))
         g.add((graph, DCTERMS.license,
                ONTOLOGY_LICENSE if name == "ontology" else DATA_LICENSE))
-        g.add((graph, VOID.triples, Literal(gs.triples, datatype=XSD.integer)))
-        g.add((graph, VOID.classes, Literal(len(gs.classes), datatype=XSD.integer)))
-        g.add((graph, VOID.properties, Literal(len(gs.properties), datatype=XSD.integer)))
+        g.add((graph, VOID.triples, _count(gs.triples)))
+        g.add((graph, VOID.classes, _count(len(gs.classes))))
+        g.add((graph, VOID.properties, _count(len(gs.properties))))
         if name == "article":
             g.add((graph, PROV.wasDerivedFrom, ARTICLE_URL))
         if name == "inferred":
-            g.add((graph, PROV.wasDerivedFrom, URIRef(sources.settings.graph_iri("ontology"))))
+            g.add((graph, PROV.wasDerivedFrom, URIRef(settings.graph_iri("ontology"))))
             for data in DATA_GRAPHS:
                 if data in stats:
-                    g.add((graph, PROV.wasDerivedFrom, URIRef(sources.settings.graph_iri(data))))
+                    g.add((graph, PROV.wasDerivedFrom, URIRef(settings.graph_iri(data))))
     # the meta graph describes itself but cannot count its own triples
-    meta = URIRef(sources.settings.graph_iri("meta"))
+    meta = URIRef(settings.graph_iri("meta"))
     g.add((dataset, VOID.subset, meta))
     g.add((meta, RDF.type, SD.Graph))
     g.add((meta, DCTERMS.title, Literal("meta graph", lang="en")))
     g.add((meta, DCTERMS.description, Literal(GRAPH_DESCRIPTIONS["meta"], lang="en")))
+
+
+def _distributions(g: Graph, dataset: URIRef, dump_files: list[str], base: str) -> None:
+    """Each dump as a VoID data dump and a DCAT distribution with its media type."""
     for rel in sorted(dump_files):
         fmt = _format_of(rel)
         dump = URIRef(f"{base}{rel}")
@@ -291,10 +323,6 @@ def describe(sources: Sources, dump_files: list[str]) -> Graph:
             g.add((dump, DCAT.mediaType,
                    URIRef(f"https://www.iana.org/assignments/media-types/{fmt.media_type}")))
             g.add((dump, DCTERMS["format"], Literal(fmt.media_type)))
-    from .links import linksets  # VoID linksets: links per target dataset and property
-
-    g += linksets(sources.graph("links"), base)
-    return g
 
 
 def _format_of(path: str):
