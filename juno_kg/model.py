@@ -7,6 +7,7 @@ Used by the resource pages (:mod:`juno_kg.site`) and the index and ontology page
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -195,6 +196,28 @@ class Model:
         return sorted({o for p, o, g in self.out.get(node, ()) if p == RDF.type
                        and isinstance(o, URIRef) and (graphs is None or g in graphs)})
 
+    # -- the named queries, answered on this dataset
+
+    def query(self, name: str, params: dict[str, str] | None = None):
+        """The answer of the named query ``name`` (or SPARQL text) over this dataset (the
+        union of its graphs): what ``juno-kg query NAME`` gives on the build."""
+        from .query import run_on_store
+
+        return run_on_store(self.store, name, params, self.base)
+
+    @functools.cached_property
+    def store(self):
+        """The dataset in an in-memory pyoxigraph store, made on first use."""
+        import pyoxigraph as ox
+
+        from .serialize import serialize_dataset
+
+        names = [URIRef(self.settings.graph_iri(n)) for n in GRAPH_NAMES if len(self.graphs[n])]
+        store = ox.Store()
+        store.load(serialize_dataset(self.sources.dataset, formats.get("nquads"), names),
+                   format=ox.RdfFormat.N_QUADS)
+        return store
+
 
 def _value_key(v: Value) -> tuple:
     """A total order on shown values (deterministic pages whatever the hash seed)."""
@@ -222,5 +245,3 @@ def _rows(model: Model, triples: list[tuple[URIRef, Node, str]], root: str,
 def _inverse_rows(model: Model, triples: list[tuple[Node, URIRef, str]], root: str) -> list[Row]:
     """Rows of the links pointing at a resource ("referenced by"): (subject, property, graph)."""
     return _rows(model, [(p, s, g) for s, p, g in triples], root, skip=())
-
-

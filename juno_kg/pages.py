@@ -43,20 +43,21 @@ def main_album(model: Model) -> URIRef | None:
 
 
 def chart_runs(model: Model, album: URIRef, root: str) -> list[dict]:
-    """The album's chart runs with their weekly positions (the ontology's chart terms)."""
+    """The album's chart runs with their weekly positions: the rows of the named query
+    ``chart-run`` (what ``juno-kg query chart-run --param album=…`` gives), each drawn
+    with its run's chart, peak and sources."""
     jk = model.ont_ns
+    by_run: dict[URIRef, list[dict]] = defaultdict(list)
+    for row in model.query("chart-run", {"album": str(album)}):
+        entry = URIRef(row["entry"].value)
+        by_run[URIRef(row["run"].value)].append({
+            "week": int(row["week"].value), "position": int(row["position"].value),
+            "issue": row["issueDate"].value if row.get("issueDate") is not None else None,
+            "sold": int(row["copiesSold"].value) if row.get("copiesSold") is not None
+            else None,
+            "href": model.href(entry, root)[0], "label": model.label(entry)})
     runs = []
-    for run in sorted(model.union.subjects(URIRef(jk + "chartedAlbum"), album)):
-        points = []
-        for pos in model.union.objects(run, URIRef(jk + "weeklyPosition")):
-            week = model.union.value(pos, URIRef(jk + "week"))
-            place = model.union.value(pos, URIRef(jk + "position"))
-            if week is None or place is None:
-                continue
-            points.append({"week": int(week), "position": int(place),
-                           "issue": model.union.value(pos, URIRef(jk + "issueDate")),
-                           "sold": model.union.value(pos, URIRef(jk + "copiesSold")),
-                           "href": model.href(pos, root)[0], "label": model.label(pos)})
+    for run, points in sorted(by_run.items()):
         points.sort(key=lambda p: p["week"])
         chart = model.union.value(run, URIRef(jk + "onChart"))
         runs.append({"label": model.label(run), "href": model.href(run, root)[0],

@@ -360,7 +360,20 @@ def rdflib_dataset(key: tuple[str, Any]):
 
 
 def _run_oxigraph(text: str, form: str, bindings: dict, key: tuple) -> Answer:
-    store = oxigraph_store(key)
+    return _run_on_store(oxigraph_store(key), text, form, bindings)
+
+
+def run_on_store(store: ox.Store, source: str, params: Mapping[str, Any] | None = None,
+                 base: str = DEFAULT_BASE) -> Answer:
+    """Run a named query, an ``.rq`` file or SPARQL text on a pyoxigraph ``store`` already
+    holding the dataset (its default graph the union of the named graphs): how the site
+    shows what the named queries answer."""
+    text, named = resolve(source, base)
+    form = check_syntax(text, base)
+    return _run_on_store(store, text, form, bind(text, named, params, base))
+
+
+def _run_on_store(store: ox.Store, text: str, form: str, bindings: dict) -> Answer:
     try:
         result = store.query(text, use_default_graph_as_union=True,
                              substitutions={ox.Variable(k): v for k, v in bindings.items()})
