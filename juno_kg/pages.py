@@ -42,7 +42,7 @@ def main_album(model: Model) -> URIRef | None:
                                                  if g != "inferred"]))
 
 
-def chart_runs(model: Model, album: URIRef, root: str) -> list[dict]:
+def chart_runs(model: Model, env, album: URIRef, root: str) -> list[dict]:
     """The album's chart runs with their weekly positions: the rows of the named query
     ``chart-run`` (what ``juno-kg query chart-run --param album=…`` gives), each drawn
     with its run's chart, peak and sources."""
@@ -62,19 +62,18 @@ def chart_runs(model: Model, album: URIRef, root: str) -> list[dict]:
         chart = model.union.value(run, URIRef(jk + "onChart"))
         runs.append({"label": model.label(run), "href": model.href(run, root)[0],
                      "chart": model.value(chart, root) if chart is not None else None,
-                     "points": points, "svg": chart_svg(points, model.label(chart)
+                     "points": points, "svg": chart_svg(env, points, model.label(chart)
                                                         if chart is not None else ""),
                      "peak": model.union.value(run, URIRef(jk + "peakPosition")),
                      "sources": model.provenance(run, root)})
     return runs
 
 
-def chart_svg(points: list[dict], chart: str) -> str:
-    """An inline SVG line chart of weekly positions (1 at the top), no JavaScript."""
+def chart_svg(env, points: list[dict], chart: str) -> str:
+    """An inline SVG line chart of weekly positions (1 at the top), no JavaScript: the
+    geometry is worked out here, the markup is the template ``chart.svg``."""
     if not points:
         return ""
-    from markupsafe import escape
-
     width, height, left, right, top, bottom = 560, 260, 48, 16, 20, 44
     weeks = [p["week"] for p in points]
     worst = max(p["position"] for p in points)
@@ -88,36 +87,23 @@ def chart_svg(points: list[dict], chart: str) -> str:
     def y(pos: int) -> float:
         return round(top + (pos - 1) * (height - top - bottom) / (bottom_pos - 1), 1)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} '
-             f'{height}" role="img" aria-labelledby="chart-title">',
-             f'<title id="chart-title">{escape(chart)}: position by week on the chart</title>']
     step = 1 if bottom_pos <= 10 else max(1, bottom_pos // 5)
-    for pos in sorted({1, *range(step, bottom_pos + 1, step)}):
-        parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(pos)}" '
-                     f'y2="{y(pos)}"/><text class="axis" x="{left - 8}" y="{y(pos) + 4}" '
-                     f'text-anchor="end">{pos}</text>')
-    for week in weeks:
-        parts.append(f'<text class="axis" x="{x(week)}" y="{height - bottom + 18}" '
-                     f'text-anchor="middle">{week}</text>')
-    parts.append(f'<text class="axis" x="{(left + width - right) / 2}" y="{height - 6}" '
-                 f'text-anchor="middle">week on the chart</text>')
-    line = " ".join(f"{x(p['week'])},{y(p['position'])}" for p in points)
-    parts.append(f'<polyline class="run" points="{line}"/>')
+    dots = []
     for p in points:
         tip = f"week {p['week']}: number {p['position']}"
         if p["issue"] is not None:
             tip += f" (issue dated {p['issue']})"
         if p["sold"] is not None:
             tip += f", {int(p['sold']):,} copies sold"
-        dot = (f'<circle class="{"top" if p["position"] == 1 else "dot"}" cx="{x(p["week"])}" '
-               f'cy="{y(p["position"])}" r="6"><title>{escape(tip)}</title></circle>'
-               f'<text class="pos" x="{x(p["week"])}" y="{y(p["position"]) - 10}" '
-               f'text-anchor="middle">#{p["position"]}</text>')
-        if p["href"]:
-            dot = f'<a href="{escape(p["href"])}">{dot}</a>'
-        parts.append(dot)
-    parts.append("</svg>")
-    return "\n".join(parts)
+        dots.append({"cls": "top" if p["position"] == 1 else "dot", "cx": x(p["week"]),
+                     "cy": y(p["position"]), "tip": tip, "href": p["href"],
+                     "position": p["position"]})
+    return env.get_template("chart.svg").render(
+        width=width, height=height, left=left, right=right, bottom=bottom, chart=chart,
+        grid=[(pos, y(pos)) for pos in sorted({1, *range(step, bottom_pos + 1, step)})],
+        weeks=[(week, x(week)) for week in weeks], middle=(left + width - right) / 2,
+        line=" ".join(f"{x(p['week'])},{y(p['position'])}" for p in points),
+        dots=dots).rstrip("\n")
 
 
 def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
@@ -175,7 +161,7 @@ def index_page(model: Model, env, pages: list[URIRef]) -> bytes:
         album_rows=_rows(model, [t for t in model.out.get(album, ()) if t[2] != "inferred"],
                          root) if album is not None else [],
         releases=releases, people=people, groups=groups, tracks=tracks,
-        runs=chart_runs(model, album, root) if album is not None else [], about=about,
+        runs=chart_runs(model, env, album, root) if album is not None else [], about=about,
         catalogue=sorted((k, sorted(v, key=_value_key)) for k, v in catalogue.items()),
         dumps=[(f, layout.dump_path(f)) for f in formats.FORMATS],
         graphs=[(n, len(model.graphs[n])) for n in GRAPH_NAMES if len(model.graphs[n])],

@@ -13,6 +13,7 @@ Bytes are deterministic: no timestamps, everything sorted.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import partial
 from importlib import resources
@@ -46,6 +47,7 @@ def environment():
                              autoescape=jinja2.select_autoescape(["html", "xml"]),
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["urlquote"] = _urlquote
+    env.filters["regex_escape"] = re.escape
     return env
 
 
@@ -266,9 +268,9 @@ def common_files(model: Model, context: dict, void: bytes | None = None) -> dict
     if void is None:
         void = serialize_graph(model.graphs["meta"], formats.get("turtle"))
     files[layout.WELL_KNOWN_VOID] = void
-    files["sitemap.xml"] = sitemap(model.base, [model.path(p) for p in pages])
-    files[".htaccess"] = htaccess(model.base)
-    files["nginx.conf"] = nginx_conf(model.base)
+    files["sitemap.xml"] = sitemap(env, model.base, [model.path(p) for p in pages])
+    files[".htaccess"] = htaccess(env, model.base)
+    files["nginx.conf"] = nginx_conf(env, model.base)
     files["robots.txt"] = f"User-agent: *\nSitemap: {model.base}sitemap.xml\n".encode()
     files.update(static_files())
     return files
