@@ -16,7 +16,7 @@ from rdflib import Dataset, Graph
 from starlette.testclient import TestClient
 
 from juno_kg import formats
-from juno_kg.config import DEFAULT_BASE
+from juno_kg.config import DEFAULT_BASE, GRAPH_NAMES
 from juno_kg.serve import Limits, create_app
 
 from .conftest import run_cli
@@ -105,8 +105,13 @@ def test_content_negotiation_table(client, path, accept, fmt, status, location):
     assert media == expected
     if expected != "text/html":
         fmt_ = next(f for f in formats.FORMATS if f.media_type == expected)
-        if fmt_.quads:
-            assert len(Dataset().parse(data=target.content, format=fmt_.rdflib)) >= 0
+        if fmt_.quads:  # the resource's triples, each in the named graph that states it
+            quads = list(Dataset().parse(data=target.content, format=fmt_.rdflib).quads())
+            turtle = client.get(location.rsplit(".", 1)[0] + ".ttl")
+            assert quads and {q[:3] for q in quads} \
+                == set(Graph().parse(data=turtle.content, format="turtle"))
+            assert {str(q[3]) for q in quads} <= {f"{DEFAULT_BASE}graph/{name}"
+                                                  for name in GRAPH_NAMES}
         else:
             assert len(Graph().parse(data=target.content, format=fmt_.rdflib)) > 0
 
