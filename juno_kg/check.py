@@ -83,12 +83,20 @@ class CheckReport:
             if r.path is not None:
                 lines.append(f"  path:    {self.curie(r.path)}")
             if r.value is not None:
-                lines.append(f"  value:   {self.curie(r.value)}")
+                lines.append(f"  value:   {shortened(self.curie(r.value))}")
             shape = self.curie(r.node_shape or r.source_shape) if (
                 r.node_shape or r.source_shape) is not None else None
             lines.append(f"  check:   {r.component}" + (f" in {shape}" if shape else ""))
-            lines.append(f"  message: {r.message}")
+            lines.append(f"  message: {shortened(r.message)}")
         return "\n".join(lines)
+
+
+def shortened(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters for a report people read (a 20 MB literal is
+    not printed); the report graph (``--format turtle``) keeps every value whole."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters in all)"
 
 
 def data_union(sources: Sources, graphs: tuple[str, ...] = ("ontology", *DATA_GRAPHS)) -> Graph:

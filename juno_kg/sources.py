@@ -23,7 +23,10 @@ class _IllTypedLiteralLog(logging.Filter):
     dropped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Failed to convert Literal lexical form")
+        message = str(record.msg)
+        # likewise an IRI that is not one (reported by _check_iris, at its place)
+        return not (message.startswith("Failed to convert Literal lexical form")
+                    or "does not look like a valid URI" in record.getMessage())
 
 
 logging.getLogger("rdflib.term").addFilter(_IllTypedLiteralLog())
@@ -123,7 +126,9 @@ def parse_file(path: Path, fmt: str = "turtle") -> Graph:
         raise JunoKGError(f"cannot read file: {exc.strerror}", path=path) from None
     graph = Graph(bind_namespaces="none")  # keep the prefixes the file declares
     try:
-        graph.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+        # a relative IRI resolves against a base that cannot be published (never the
+        # file's own path, which would leak the build machine's folders into the dumps)
+        graph.parse(data=text, format=fmt, publicID=RELATIVE_BASE)
     except BadSyntax as exc:
         line, column = _position(text, exc._i)  # noqa: SLF001 - rdflib keeps the offset here
         raise JunoKGError(f"Turtle syntax error: {exc._why}", path=path, line=line,  # noqa: SLF001
@@ -134,7 +139,39 @@ def parse_file(path: Path, fmt: str = "turtle") -> Graph:
         line = _line_of_error(str(exc))
         raise JunoKGError(f"cannot parse {fmt}: {exc}", path=path, line=line,
                           hint="fix the file; it must be valid Turtle") from None
+    _check_iris(path, text, graph)
     return graph
+
+
+#: The base relative IRIs resolve against while a file is read (``.invalid`` is reserved:
+#: no such host exists); any IRI under it is a relative IRI in the file, and refused.
+RELATIVE_BASE = "https://relative-iri.invalid/"
+_RELATIVE_REF = re.compile(r"<(?![A-Za-z][A-Za-z0-9+.-]*:)([^<>\s]*)>")
+
+
+def _check_iris(path: Path, text: str, graph: Graph) -> None:
+    """Refuse relative IRIs and IRIs that are not IRIs (rdflib reads ``<http://a b>``, which
+    no store loads), at the file, line and column where the IRI is written."""
+    import pyoxigraph as ox
+
+    for term in sorted({t for triple in graph for t in triple if isinstance(t, URIRef)}):
+        value = str(term)
+        if value.startswith(RELATIVE_BASE):
+            match = _RELATIVE_REF.search(text)
+            line, column = _position(text, match.start()) if match else (None, None)
+            shown = match.group(0) if match else f"<{value[len(RELATIVE_BASE):]}>"
+            raise JunoKGError(f"relative IRI {shown}: every IRI in the data must be absolute",
+                              path=path, line=line, column=column,
+                              hint="write the IRI in full or with a declared prefix "
+                                   "(for example person:kimya-dawson)")
+        try:
+            ox.NamedNode(value)
+        except ValueError as exc:
+            at = text.find(f"<{value}>")
+            line, column = _position(text, at) if at >= 0 else (None, None)
+            raise JunoKGError(f"not a valid IRI <{value}>: {exc}", path=path, line=line,
+                              column=column, hint="percent-encode spaces and other characters "
+                              "an IRI cannot hold (a space is %20)") from None
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -257,7 +294,15 @@ def literal_errors(path: Path, graph: Graph,
 
 
 def _files(folder: Path, pattern: str = "*.ttl") -> list[Path]:
-    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+    """The source files matching ``pattern`` in ``folder``; anything there that is not a
+    regular file (a FIFO, a socket, a device) is refused rather than read, which could
+    wait forever."""
+    found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    for path in found:
+        if not path.is_file():
+            raise JunoKGError("not a regular file (a pipe, a socket or a folder?)", path=path,
+                              hint="sources must be plain files; move it out of the folder")
+    return found
 
 
 def load(settings: Settings | None = None) -> Sources:

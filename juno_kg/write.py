@@ -18,7 +18,7 @@ from pathlib import Path
 from rdflib import RDF, Graph
 
 from . import formats, layout
-from .atomic import temp_path
+from .atomic import exchange, locked, temp_path
 from .check import CheckReport
 from .config import DEFAULT_BASE, GRAPH_NAMES, JOBS_ENV, Settings
 from .errors import JunoKGError
@@ -374,10 +374,14 @@ def write_files(files: dict[str, bytes], out: Path, root: Path | None = None) ->
             target.write_bytes(data)
         check_out(out, root)
         with _held_interrupts():
-            if out.exists():
+            if not out.exists():
+                tmp.rename(out)
+            elif exchange(tmp, out):  # one step: the previous build is now at tmp
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:  # two renames; clean_leftovers moves the old build back after a kill
                 out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+                tmp.rename(out)
+                shutil.rmtree(old, ignore_errors=True)
     except BaseException as exc:
         with _held_interrupts():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -401,13 +405,14 @@ def build(out: str | Path = "dist", settings: Settings | None = None) -> BuildRe
     """
     settings = settings or Settings.make()
     check_out(out, settings.root)
-    clean_leftovers(out)
-    prepared = prepare(settings, strict=False)
-    result = BuildResult(prepared.report, Path(out))
-    if not prepared.ok:
-        return result
-    files = render(prepared)
-    write_files(files, Path(out), settings.root)
+    with locked(Path(out).resolve()):
+        clean_leftovers(out)
+        prepared = prepare(settings, strict=False)
+        result = BuildResult(prepared.report, Path(out))
+        if not prepared.ok:
+            return result
+        files = render(prepared)
+        write_files(files, Path(out), settings.root)
     result.files = sorted((p, len(b)) for p, b in files.items())
     return result
 

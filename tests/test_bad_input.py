@@ -119,3 +119,87 @@ def test_literal_problem(text, datatype, reason):
         assert problem is None
     else:
         assert problem is not None and reason in problem, problem
+
+
+# ---------------------------------------------------------------------------- the build's
+# own inputs, hostile or mistaken (issue 10, item 7): each is a load error (exit 2) told at
+# its file, line and column, with nothing written and nothing of this machine published
+
+
+def _append(root: Path, text: str) -> int:
+    """Append ``text`` to albums.ttl; the line it starts on."""
+    path = root / ALBUMS
+    before = path.read_text("utf-8")
+    path.write_text(before + "\n" + text + "\n", "utf-8")
+    return before.count("\n") + 2
+
+
+def test_a_relative_iri_is_refused_at_its_place_and_no_local_path_is_published(
+        source_copy, tmp_path):
+    line = _append(source_copy, "<notes/draft> rdfs:label \"draft\" .")
+    out = tmp_path / "dist"
+    proc = run_module("--root", str(source_copy), "build", "--out", str(out))
+    told = proc.stdout + proc.stderr
+    assert proc.returncode == 2, told
+    assert f"{ALBUMS}:{line}:1: relative IRI <notes/draft>" in told
+    assert "Traceback" not in told and "file://" not in told
+    assert not out.exists()
+
+
+def test_an_iri_no_store_can_load_is_a_load_error_not_a_crash(source_copy, tmp_path):
+    line = _append(source_copy, "<http://example.org/a b> rdfs:label \"spaced\" .")
+    proc = run_module("--root", str(source_copy), "build", "--out", str(tmp_path / "dist"))
+    told = proc.stdout + proc.stderr
+    assert proc.returncode == 2, told
+    assert f"{ALBUMS}:{line}:1: not a valid IRI <http://example.org/a b>" in told
+    assert "Traceback" not in told and "does not look like a valid URI" not in told
+
+
+def test_a_fifo_among_the_sources_is_refused_without_waiting(source_copy):
+    import os
+
+    os.mkfifo(source_copy / "data" / "article" / "zz-pipe.ttl")
+    proc = run_module("--root", str(source_copy), "validate")  # run_module has a time limit
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "zz-pipe.ttl: not a regular file" in proc.stderr
+
+
+def test_a_huge_literal_is_not_printed_whole_in_the_report(source_copy):
+    huge = "x" * 2_000_000
+    _append(source_copy, f'album:juno jk:releaseDate "{huge}" .')
+    proc = run_module("--root", str(source_copy), "validate")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert len(proc.stdout) < 10_000 and "(2,000,002 characters in all)" in proc.stdout
+    turtle = run_module("--root", str(source_copy), "validate", "--format", "turtle")
+    assert huge in turtle.stdout, "the report graph keeps the value whole"
+
+
+def test_two_builds_into_one_folder_do_not_interleave(tmp_path):
+    from juno_kg.atomic import locked
+
+    out = tmp_path / "dist"
+    with locked(out.resolve()):  # another build holds the folder
+        proc = run_module("build", "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "another juno-kg process is writing this folder" in proc.stderr
+    assert not out.exists()
+    assert run_module("build", "--out", str(out)).returncode == 0, "free again once released"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"], "no lock file left"
+
+
+def test_replacing_a_build_is_one_step_where_the_system_allows(tmp_path):
+    """Linux swaps the new build and the old in one rename (no moment without either)."""
+    import sys
+
+    from juno_kg.atomic import exchange
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "which").write_text("a")
+    (b / "which").write_text("b")
+    swapped = exchange(a, b)
+    if sys.platform.startswith("linux"):
+        assert swapped, "renameat2(RENAME_EXCHANGE) is available on Linux"
+    if swapped:
+        assert (a / "which").read_text() == "b" and (b / "which").read_text() == "a"
