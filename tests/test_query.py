@@ -252,7 +252,7 @@ EXPECTED = {
 
 
 def test_every_named_query_has_an_expected_answer():
-    from juno_kg.links import federated_queries  # need the internet: tests/test_links.py skips
+    from juno_kg.links import federated_queries  # tests/test_links.py runs them
 
     assert set(named_queries()) - federated_queries() == set(EXPECTED)
 

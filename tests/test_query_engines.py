@@ -22,7 +22,7 @@ import pytest
 from juno_kg import query
 from juno_kg.catalogue import named_queries
 from juno_kg.errors import EndpointError
-from juno_kg.links import federated_queries  # need the internet: tests/test_links.py skips
+from juno_kg.links import federated_queries  # tests/test_links.py runs them
 from juno_kg.query import Rows, Triples
 
 from .conftest import run_cli
