@@ -396,8 +396,9 @@ def subjects_with(rows: Iterable[Mapping], target: str) -> set[str]:
 def federated_queries() -> set[str]:
     """Names of the named queries that federate with Wikidata (header ``# federated: URL``).
 
-    They need the internet and a SERVICE-capable engine: documented, shipped, and skipped
-    (explicitly) by the tests that run every named query.
+    They need the internet and a SERVICE-capable engine: documented and shipped; the tests
+    that run every named query leave them out, and tests/test_links.py runs them against a
+    stand-in for Wikidata on loopback.
     """
     folder = Path(__file__).with_name("queries")
     return {p.stem for p in folder.glob("*.rq")
