@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from rdflib import RDF, BNode, Graph, Namespace
+from rdflib.term import Node
 
 from juno_kg.check import validate, validate_file
 
@@ -112,9 +113,38 @@ def test_every_class_of_the_ontology_has_a_shape(sources):
     assert not sorted(classes - targeted)
 
 
-def test_shapes_use_every_severity_on_purpose(sources):
-    severities = set(sources.shapes.objects(None, SH.severity))
-    assert SH.Warning in severities
+SEVERITIES = {"Violation", "Warning", "Info"}
+
+
+def test_shapes_use_every_severity_on_purpose(sources, reports):
+    """Violation, Warning and Info are each used, and each is shown by a failing example
+    that expects it; every severity a shape states (on a node or property shape, or on a
+    SPARQL constraint of one) is given by that shape in a failing example."""
+    shapes = sources.shapes
+    stated = {(holder, str(severity).rsplit("#", 1)[1])
+              for node, severity in shapes.subject_objects(SH.severity)
+              for holder in (set(shapes.subjects(SH.sparql, node)) or {node})}
+    unstated = {s for s in shapes.subjects(RDF.type, SH.NodeShape)
+                if (s, SH.severity, None) not in shapes}  # their constraints: Violation
+    assert {severity for _, severity in stated} | ({"Violation"} if unstated else set()) \
+        == SEVERITIES
+    assert {severity for path in INVALID for severity, _, _ in expectations(path)} \
+        == SEVERITIES
+    shown = {(r.source_shape, r.severity) for path in INVALID for r in reports(path).results}
+    unshown = sorted(f"{shape_name(shapes, holder)}: {severity}"
+                     for holder, severity in stated - shown)
+    assert not unshown, f"no failing example gives these stated severities: {unshown}"
+
+
+def shape_name(shapes: Graph, shape: Node) -> str:
+    """A shape as a reader finds it: ``jks:X``, or ``jks:X sh:property [sh:path jk:p]``."""
+    curie = shapes.namespace_manager.normalizeUri
+    if not isinstance(shape, BNode):
+        return curie(shape)
+    owner = shapes.value(None, SH.property, shape)
+    path = shapes.value(shape, SH.path)
+    return f"{shape_name(shapes, owner) if owner is not None else '[]'} sh:property " \
+           f"[sh:path {curie(path) if path is not None else '?'}]"
 
 
 def test_a_broken_shape_is_a_load_error_not_a_traceback(source_copy):
