@@ -77,16 +77,19 @@ def prepare(settings: Settings | None = None, *, strict: bool = True) -> Prepare
     return Prepared(sources, report, context)
 
 
-def export(fmt: str, graph: str | None = None, settings: Settings | None = None) -> bytes:
+def export(fmt: str, graph: str | None = None, settings: Settings | None = None,
+           prepared: Prepared | None = None) -> bytes:
     """The dataset (or one named graph) in format ``fmt``, as a build would write it.
 
     The sources are checked as a build checks them: data that does not conform raises
     :class:`DoesNotConform` (exit 1; its ``report`` says why) and nothing is returned.
+    ``prepared`` (from :func:`prepare`) exports a dataset already prepared, to write
+    several formats from one preparation.
     """
     fmt_ = formats.get(fmt)
     if graph is not None and graph not in GRAPH_NAMES:
         raise JunoKGError(f"unknown graph {graph!r}; graphs: {', '.join(GRAPH_NAMES)}")
-    prepared = prepare(settings)
+    prepared = prepared or prepare(settings)
     if fmt_.quads:
         names = prepared.graph_names()
         if graph is not None:
