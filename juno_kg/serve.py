@@ -24,19 +24,18 @@ import asyncio
 import contextlib
 import json
 import mimetypes
-import multiprocessing
-import os
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 from . import formats
+from .engine import Engine, SandboxUnavailable  # noqa: F401 - part of this module's API
+from .guard import Query, check_query, unescape  # noqa: F401 - part of this module's API
+from .httpguard import Hardened, protocol_class
+from .limits import Limits, Refused
+from .workers import HTML, RESULTS
 
 # Media types of the registry for static files (data/, dumps/) served by the app.
 for _fmt in formats.FORMATS:
@@ -46,152 +45,8 @@ mimetypes.add_type("application/ld+json", ".jsonld")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
-HTML = "text/html"
-RESULTS = {  # SPARQL results formats (W3C) by short name: media type
-    "json": "application/sparql-results+json",
-    "xml": "application/sparql-results+xml",
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-}
 RESULT_ALIASES = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}
 DUMP = "dumps/juno-kg.nq"
-
-
-class Refused(Exception):
-    """A request the endpoint will not run: an HTTP status and a message for the client."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-# --------------------------------------------------------------------------- limits
-
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The endpoint's limits; each has an environment variable and a ``serve`` option."""
-
-    timeout: float = 10.0  #: seconds a query may run before its worker is stopped
-    max_rows: int = 10_000  #: result rows (SELECT) or triples (CONSTRUCT/DESCRIBE) returned
-    max_request: int = 32 * 1024  #: bytes of query text (GET) or request body (POST)
-    workers: int = 2  #: query worker processes
-    cache: int = 1024  #: answers kept (LRU) for repeated queries; 0 turns the cache off
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> Limits:
-        values = {
-            "timeout": _env_number("JUNO_KG_QUERY_TIMEOUT", cls.timeout),
-            "max_rows": int(_env_number("JUNO_KG_MAX_ROWS", cls.max_rows)),
-            "max_request": int(_env_number("JUNO_KG_MAX_REQUEST_BYTES", cls.max_request)),
-            "workers": int(_env_number("JUNO_KG_WORKERS", cls.workers)),
-            "cache": int(_env_number("JUNO_KG_CACHE_ENTRIES", cls.cache)),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        limits = cls(**values)
-        if limits.timeout <= 0 or limits.max_rows < 1 or limits.max_request < 64 \
-                or limits.workers < 1 or limits.cache < 0:
-            raise ValueError(f"limits out of range: {limits}")
-        return limits
-
-    def headers(self) -> dict[str, str]:
-        return {"X-Query-Time-Limit": f"{self.timeout:g}",
-                "X-Result-Row-Limit": str(self.max_rows),
-                "X-Request-Size-Limit": str(self.max_request)}
-
-
-# --------------------------------------------------------------------------- query checks
-
-_UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_TOKEN = re.compile(r"""
-      (?P<ws>\s+)
-    | (?P<comment>\#[^\r\n]*)
-    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-    | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-                |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
-    | (?P<var>[?$][^\s(){}\[\],;.]+)
-    | (?P<word>[^\s<>"'(){}\[\],;.?$\#]+)
-    | (?P<other>.)
-""", re.X | re.S)
-_FORMS = ("SELECT", "CONSTRUCT", "ASK", "DESCRIBE")
-_UPDATES = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY",
-            "WITH")
-
-
-@dataclass
-class Query:
-    """A query that passed the checks, with its form and the graphs it names."""
-
-    text: str
-    form: str  #: SELECT, CONSTRUCT, ASK or DESCRIBE
-    default_graphs: list[str] = field(default_factory=list)
-    named_graphs: list[str] = field(default_factory=list)
-
-
-def unescape(text: str) -> str:
-    """Resolve SPARQL's ``\\uXXXX``/``\\UXXXXXXXX`` escapes, as a SPARQL parser does first."""
-    def repl(match: re.Match) -> str:
-        code = int(match.group(1) or match.group(2), 16)
-        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-            raise Refused(400, f"invalid code point escape {match.group(0)!r} in the query")
-        return chr(code)
-
-    return _UNICODE_ESCAPE.sub(repl, text)
-
-
-def check_query(text: str, local_graphs: Iterable[str], default_graphs: Iterable[str] = (),
-                named_graphs: Iterable[str] = ()) -> Query:
-    """Refuse what would write, or reach outside this dataset; return the query to run.
-
-    ``local_graphs`` are the IRIs of the dataset's named graphs: the only ones ``FROM``,
-    ``FROM NAMED``, ``default-graph-uri`` and ``named-graph-uri`` may name.
-    """
-    return _check_query(text, tuple(local_graphs), tuple(default_graphs), tuple(named_graphs))
-
-
-@lru_cache(maxsize=1024)
-def _check_query(text: str, local_graphs: tuple[str, ...], default_graphs: tuple[str, ...],
-                 named_graphs: tuple[str, ...]) -> Query:
-    text = unescape(text)
-    tokens = [(kind, value) for kind, value in
-              ((m.lastgroup, m.group()) for m in _TOKEN.finditer(text))
-              if kind not in ("ws", "comment")]
-    form = None
-    local = set(local_graphs)
-    query = Query(text, "")
-    for i, (kind, value) in enumerate(tokens):
-        if kind != "word":
-            continue
-        word = value.upper()
-        if word == "SERVICE":
-            raise Refused(400, "SERVICE (federated query) is disabled: this endpoint never "
-                               "makes outgoing requests; query this dataset only")
-        if word in _UPDATES and form is None:
-            raise Refused(403, f"{word}: this endpoint is read-only; SPARQL Update is refused")
-        if form is None and word in _FORMS:
-            form = word
-        if word == "FROM":
-            named = i + 1 < len(tokens) and tokens[i + 1][1].upper() == "NAMED"
-            target = tokens[i + 2] if named else (tokens[i + 1] if i + 1 < len(tokens) else None)
-            if target is None or target[0] != "iri":
-                raise Refused(400, "FROM must be followed by a full <IRI> of one of this "
-                                   "dataset's graphs")
-            (query.named_graphs if named else query.default_graphs).append(target[1][1:-1])
-    if form is None:
-        raise Refused(400, "not a SPARQL query: expected SELECT, CONSTRUCT, ASK or DESCRIBE")
-    query.form = form
-    query.default_graphs += list(default_graphs)
-    query.named_graphs += list(named_graphs)
-    for iri in query.default_graphs + query.named_graphs:
-        if iri not in local:
-            raise Refused(400, f"graph <{iri}> is not in this dataset; this endpoint never "
-                               f"fetches remote data. Graphs: {', '.join(sorted(local))}")
-    return query
 
 
 # --------------------------------------------------------------------------- negotiation
@@ -201,8 +56,19 @@ def best_match(accept: str | None, offers: list[str]) -> str | None:
     from werkzeug.datastructures import MIMEAccept
     from werkzeug.http import parse_accept_header
 
-    parsed = parse_accept_header(accept or "*/*", MIMEAccept)
+    parsed = parse_accept_header(_BAD_Q.sub("", accept or "") or "*/*", MIMEAccept)
     return parsed.best_match(offers)
+
+
+#: a q parameter that is not a number: dropped (q=1), not a reason to refuse the type
+_BAD_Q = re.compile(r";\s*q\s*=\s*(?![01](?:\.\d{0,3})?\s*(?:[,;]|$))[^,;]*", re.I)
+_HOST = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::\d{1,5})?"
+                   r"|\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?")
+
+
+def linkable(iri: str) -> bool:
+    """Whether an IRI in results may be a link on the HTML page (never ``javascript:``)."""
+    return iri.lower().startswith(("http://", "https://"))
 
 
 def rdf_offers() -> list[str]:
@@ -255,300 +121,6 @@ def choose_type(accept: str | None, form: str, override: str | None) -> str:
             "text/plain": "application/n-triples"}.get(chosen, chosen)
 
 
-# --------------------------------------------------------------------------- workers
-
-def _term_json(term: Any) -> dict:
-    import pyoxigraph as ox
-
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            out["datatype"] = term.datatype.value
-        return out
-    return {"type": "literal", "value": str(term)}
-
-
-
-def _take(results, max_rows: int, deadline: float) -> tuple[list, bool] | None:
-    """Up to ``max_rows`` items of a lazy query result, and whether more were left;
-    None when the time limit passes while reading them."""
-    items: list = []
-    for item in results:
-        if len(items) == max_rows:
-            return items, True
-        if time.monotonic() > deadline:
-            return None
-        items.append(item)
-    return items, False
-
-
-def _execute(store: Any, job: dict, max_rows: int, deadline: float) -> tuple:
-    """Run one checked query in a worker.
-
-    Returns ``(status, media type or error message, body, truncated)``.
-    """
-    import pyoxigraph as ox
-
-    kwargs: dict[str, Any] = {}
-    if job["default"] or job["named"]:
-        kwargs["default_graph"] = [ox.NamedNode(g) for g in job["default"]]
-        kwargs["named_graphs"] = [ox.NamedNode(g) for g in job["named"]]
-    else:
-        kwargs["use_default_graph_as_union"] = True
-    try:
-        result = store.query(job["text"], **kwargs)
-        media = job["media"]
-        if isinstance(result, ox.QueryBoolean):
-            doc = {"head": {}, "boolean": bool(result)}
-            return _results(doc, media, False)
-        if isinstance(result, ox.QueryTriples):
-            taken = _take(result, max_rows, deadline)
-            if taken is None:
-                return (503, "query time limit exceeded", b"", False)
-            triples, truncated = taken
-            if media == HTML:
-                doc = {"head": {"vars": ["subject", "predicate", "object"]},
-                       "results": {"bindings": [
-                           {"subject": _term_json(t.subject),
-                            "predicate": _term_json(t.predicate),
-                            "object": _term_json(t.object)} for t in triples]}}
-                return (200, HTML, json.dumps(doc).encode(), truncated)
-            fmt = next(f for f in formats.FORMATS if f.media_type == media)
-            if fmt.quads:
-                triples = [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
-            body = ox.serialize(triples, format=getattr(ox.RdfFormat, fmt.oxigraph),
-                                prefixes=job["prefixes"] if fmt.name in ("turtle", "trig",
-                                                                         "rdfxml") else None)
-            return (200, media, body, truncated)
-        names = [v.value for v in result.variables]
-        taken = _take(result, max_rows, deadline)
-        if taken is None:
-            return (503, "query time limit exceeded", b"", False)
-        rows = [{name: _term_json(solution[name]) for name in names
-                 if solution[name] is not None} for solution in taken[0]]
-        truncated = taken[1]
-        doc = {"head": {"vars": names}, "results": {"bindings": rows}}
-        return _results(doc, media, truncated)
-    except SyntaxError as exc:  # the readable message `juno-kg query` gives, same function
-        from .sparql import syntax_error
-
-        return (400, str(syntax_error(job["text"], exc, job["prefixes"])), b"", False)
-    except Exception as exc:  # evaluation errors from the engine: report, never a traceback
-        return (500, f"query failed: {type(exc).__name__}: {exc}", b"", False)
-
-
-def _results(doc: dict, media: str, truncated: bool) -> tuple:
-    import pyoxigraph as ox
-
-    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    if media in (RESULTS["json"], HTML):
-        return (200, media, body, truncated)
-    target = {RESULTS["xml"]: ox.QueryResultsFormat.XML, RESULTS["csv"]: ox.QueryResultsFormat.CSV,
-              RESULTS["tsv"]: ox.QueryResultsFormat.TSV}[media]
-    parsed = ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
-    return (200, media, parsed.serialize(format=target), truncated)
-
-
-def _worker(conn: Any, dump: str, max_rows: int, timeout: float) -> None:
-    """A query worker: one in-memory store loaded from the N-Quads dump, jobs from ``conn``.
-
-    It ends when the server closes its end of the pipe or goes away (EOF, a broken pipe),
-    quietly. Ctrl-C in the terminal reaches the whole process group; stopping the workers is
-    the server's part (it kills them on shutdown), so a worker ignores SIGINT.
-    """
-    import signal
-
-    import pyoxigraph as ox
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    store = ox.Store()
-    store.bulk_load(path=dump, format=ox.RdfFormat.N_QUADS)
-    try:
-        conn.send(("ready",))
-        while True:
-            job = conn.recv()
-            conn.send(_execute(store, job, max_rows, time.monotonic() + timeout))
-    except (EOFError, OSError):  # the server closed the pipe, or gave up on this answer
-        return
-
-
-@dataclass(eq=False)
-class _Worker:
-    process: Any
-    conn: Any
-    #: the server's blocking read of this worker's answer, while one is expected
-    reading: asyncio.Future | None = None
-
-
-class Engine:
-    """A pool of query worker processes; a query over its time limit kills its worker.
-
-    How an answer travels from a worker to the server: the worker sends its ``(status,
-    media type, body, truncated)`` down a ``multiprocessing`` pipe, whose
-    ``Connection`` frames every message (its length, then its bytes). The server reads it
-    with a plain *blocking* ``conn.recv()`` in a thread of the engine's own pool (one thread
-    per worker, so a read never waits for a thread) and awaits that thread with the time
-    limit. The pipe is never watched with ``loop.add_reader``: an event loop may switch the
-    descriptor to non-blocking (uvloop does, as libuv's poll handles do), and readiness only
-    says the first bytes of an answer have arrived, so ``recv()`` after it broke every answer
-    larger than the socket buffer (about 90 KB). A blocking read of a framed message is
-    correct on every loop and for answers of any size, and it keeps multiprocessing's own
-    framing and pickling on both ends rather than a protocol of ours over a socketpair; the
-    price is one idle thread per worker. When the time limit passes or the request is
-    cancelled (the client went away), the worker is killed: the kernel closes its end of the
-    pipe, the blocked ``recv()`` ends with ``EOFError``, and only once that thread is free is
-    the pipe closed and a fresh worker started (so no thread is left behind and none reads a
-    closed descriptor).
-
-    The dataset never changes while it is served, so answers are kept in an LRU cache
-    (``Limits.cache`` entries, answers up to 1 MB, 64 MB in all: distinct texts of large
-    queries must not grow the server without bound) keyed by query text, media type and
-    graphs.
-    """
-
-    CACHEABLE_BYTES = 1 << 20
-    CACHE_BYTES = 64 << 20
-
-    def __init__(self, dump: Path, limits: Limits) -> None:
-        self.dump = dump
-        self.limits = limits
-        self._cache: OrderedDict[tuple, tuple] = OrderedDict()
-        self._cached_bytes = 0
-        self._idle: asyncio.Queue[_Worker] | None = None
-        self._all: set[_Worker] = set()
-        self._ctx = multiprocessing.get_context("spawn")
-        self._readers: Any = None  # a ThreadPoolExecutor while started
-        self._replacing: set[asyncio.Task] = set()
-        self._stopping = False
-
-    def _spawn(self) -> _Worker:
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker, daemon=True, name="juno-kg-query",
-                                    args=(child, str(self.dump), self.limits.max_rows,
-                                          self.limits.timeout))
-        process.start()
-        child.close()
-        try:
-            ready = parent.poll(60) and parent.recv() == ("ready",)
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            process.kill()
-            process.join(5)
-            parent.close()
-            raise RuntimeError(f"query worker did not start (loading {self.dump})")
-        worker = _Worker(process, parent)
-        self._all.add(worker)
-        return worker
-
-    async def start(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._stopping = False
-        self._idle = asyncio.Queue()
-        self._readers = ThreadPoolExecutor(self.limits.workers,
-                                           thread_name_prefix="juno-kg-answer")
-        loop = asyncio.get_running_loop()
-        workers = await asyncio.gather(*[loop.run_in_executor(None, self._spawn)
-                                         for _ in range(self.limits.workers)])
-        for worker in workers:
-            self._idle.put_nowait(worker)
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self._replacing:  # let a replacement under way finish, so its worker is stopped too
-            await asyncio.gather(*self._replacing, return_exceptions=True)
-        await asyncio.gather(*[self._retire(worker) for worker in list(self._all)])
-        if self._readers is not None:
-            self._readers.shutdown(wait=True)  # every read has ended: its worker is dead
-            self._readers = None
-
-    async def _retire(self, worker: _Worker) -> None:
-        """Kill ``worker``, wait for the read of its answer to end, close its pipe."""
-        self._all.discard(worker)
-        worker.process.kill()  # a no-op on a process that has already exited
-        reading = worker.reading
-        if reading is not None:
-            await asyncio.wait([reading], timeout=10)  # the kill ends it at once
-            if not reading.done():  # never seen; keep the descriptor rather than close it
-                return  # under a thread still reading it
-            if not reading.cancelled():
-                reading.exception()  # EOFError, or an answer come too late: both dropped
-        with contextlib.suppress(OSError):
-            worker.conn.close()
-        await asyncio.get_running_loop().run_in_executor(None, worker.process.join, 5)
-        with contextlib.suppress(ValueError):  # frees its sentinel descriptor now
-            worker.process.close()
-
-    async def _replace(self, worker: _Worker) -> None:
-        await self._retire(worker)
-        if self._stopping:
-            return
-        fresh = await asyncio.get_running_loop().run_in_executor(None, self._spawn)
-        assert self._idle is not None
-        self._idle.put_nowait(fresh)
-
-    def _replace_later(self, worker: _Worker) -> None:
-        task = asyncio.ensure_future(self._replace(worker))
-        self._replacing.add(task)
-        task.add_done_callback(self._replacing.discard)
-
-    async def run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
-        """``(status, media_type or message, body, truncated)`` for a checked query."""
-        key = (query.text, media, tuple(query.default_graphs), tuple(query.named_graphs))
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        reply = await self._run(query, media, prefixes)
-        if self.limits.cache and reply[0] == 200 and len(reply[2]) <= self.CACHEABLE_BYTES \
-                and key not in self._cache:
-            self._cache[key] = reply
-            self._cached_bytes += len(reply[2])
-            while len(self._cache) > self.limits.cache or self._cached_bytes > self.CACHE_BYTES:
-                self._cached_bytes -= len(self._cache.popitem(last=False)[1][2])
-        return reply
-
-    async def _run(self, query: Query, media: str, prefixes: dict[str, str]) -> tuple:
-        assert self._idle is not None and self._readers is not None, \
-            "Engine.start() was not awaited"
-        loop = asyncio.get_running_loop()
-        try:
-            # a killed worker is replaced within a second or so; wait for one that long too
-            # (asyncio.timeout, not wait_for: on 3.11 a cancelled wait_for can drop the
-            # worker it has just taken from the queue)
-            async with asyncio.timeout(self.limits.timeout + 30):
-                worker = await self._idle.get()
-        except TimeoutError:
-            return (503, "the endpoint is busy: no query worker became free within the "
-                         "time limit; try again", b"", False)
-        job = {"text": query.text, "default": query.default_graphs,
-               "named": query.named_graphs, "media": media, "prefixes": prefixes}
-        try:
-            worker.conn.send(job)
-            worker.reading = loop.run_in_executor(self._readers, worker.conn.recv)
-            # shielded: on timeout or cancellation the read goes on until the kill ends it
-            async with asyncio.timeout(self.limits.timeout):
-                reply = await asyncio.shield(worker.reading)
-        except (TimeoutError, EOFError, OSError, asyncio.CancelledError) as exc:
-            self._replace_later(worker)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            if isinstance(exc, TimeoutError):
-                return (503, f"query stopped: it ran longer than the time limit of "
-                             f"{self.limits.timeout:g} s", b"", False)
-            return (500, "the query worker stopped unexpectedly", b"", False)
-        worker.reading = None
-        self._idle.put_nowait(worker)
-        return reply
-
-
 # --------------------------------------------------------------------------- the app
 
 @dataclass
@@ -597,9 +169,9 @@ class Site:
             target = self.dist / "page" / f"{path}.html"
         try:
             target.resolve().relative_to(self.dist.resolve())
-        except ValueError:
+            return target if target.is_file() else None
+        except (ValueError, OSError):  # outside the build, or a name too long to be a file
             return None
-        return target if target.is_file() else None
 
 
 def create_app(dist: str | Path, limits: Limits | None = None):
@@ -720,6 +292,8 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         try:
             return await answer(request, headers)
         except Refused as exc:
+            if exc.retry_after:
+                headers["Retry-After"] = str(exc.retry_after)
             return html_error(exc.status, "SPARQL request refused", exc.message, request,
                               headers)
 
@@ -729,11 +303,16 @@ def create_app(dist: str | Path, limits: Limits | None = None):
             raise Refused(413, f"request body of {length} bytes is over the limit of "
                                f"{limits.max_request} bytes")
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limits.max_request:
-                raise Refused(413, f"request body is over the limit of {limits.max_request} "
-                                   "bytes")
+        try:
+            async with asyncio.timeout(limits.header_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limits.max_request:
+                        raise Refused(413, f"request body is over the limit of "
+                                           f"{limits.max_request} bytes")
+        except TimeoutError:
+            raise Refused(408, f"the request body did not arrive within "
+                               f"{limits.header_timeout:g} s") from None
         return body
 
     async def answer(request: Request, headers: dict[str, str]) -> Response:
@@ -776,18 +355,20 @@ def create_app(dist: str | Path, limits: Limits | None = None):
                           f"query of {len(text.encode('utf-8'))} bytes is over the limit of "
                           f"{limits.max_request} bytes")
         query = check_query(text, site.graphs, params.get("default-graph-uri", []),
-                            params.get("named-graph-uri", []))
+                            params.get("named-graph-uri", []), limits.max_nesting)
         override = (params.get("format") or [None])[0]
         media = choose_type(request.headers.get("accept"), query.form, override)
-        status, what, body, truncated = await engine.run(query, media, site.prefixes)
+        status, what, body, truncated, retry_after = await run_while_connected(
+            request, engine.run(query, media, site.prefixes, client_of(request)))
         if status == 400 and media == HTML:  # in the browser: the error above the query box
             return Response(query_page(text, None, False, query.form, error=what),
                             status_code=400, headers=headers, media_type="text/html")
         if status != 200:
-            raise Refused(status, what)
+            raise Refused(status, what, retry_after)
         if truncated:
             headers["X-Results-Truncated"] = "true"
-            headers["Warning"] = f'199 - "results truncated at {limits.max_rows} rows"'
+            headers["Warning"] = (f'199 - "results truncated at {limits.max_rows} rows or '
+                                  f'{limits.max_answer} bytes"')
         if what == HTML:
             doc = json.loads(body)
             page_html = query_page(text, doc, truncated, query.form)
@@ -795,7 +376,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         charset = "; charset=utf-8" if what.startswith("text/") or "json" in what else ""
         return Response(body, headers=headers, media_type=what + charset)
 
-    sd_cache: dict[str, bytes] = {}
+    sd_cache: dict[tuple[str, str], bytes] = {}  # by media type and endpoint IRI
 
     def describe_service(request: Request, headers: dict[str, str]) -> Response:
         override = request.query_params.get("format")
@@ -807,10 +388,12 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         if media == HTML:
             return Response(query_page(None, None, False, None), headers=headers,
                             media_type="text/html")
-        if media not in sd_cache:
-            endpoint = str(request.url.replace(query="", fragment=""))
-            sd_cache[media] = service_description(endpoint, site, limits, media)
-        return Response(sd_cache[media], headers=headers, media_type=media)
+        key = (media, endpoint_of(request))
+        if key not in sd_cache:
+            while len(sd_cache) >= 32:
+                sd_cache.pop(next(iter(sd_cache)))
+            sd_cache[key] = service_description(key[1], site, limits, media)
+        return Response(sd_cache[key], headers=headers, media_type=media)
 
     def query_page(text: str | None, doc: dict | None, truncated: bool,
                    form: str | None, error: str | None = None) -> str:
@@ -829,10 +412,13 @@ def create_app(dist: str | Path, limits: Limits | None = None):
             base=site.base, graphs=site.graphs,
             label=lambda iri, prefixes: site.labels.get(iri) or short_iri(iri,
                                                                                      prefixes),
-            prefixes=site.prefixes)
+            prefixes=site.prefixes, linkable=linkable)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return html_error(404, "Not found", f"Nothing at {request.url.path}.", request)
+
+    async def unreadable(request: Request, exc: Exception) -> Response:  # ENAMETOOLONG, …
+        return html_error(404, "Not found", "No such file in this build.", request)
 
     routes = [
         Route("/id/{path:path}", resource),
@@ -848,8 +434,46 @@ def create_app(dist: str | Path, limits: Limits | None = None):
                              allow_headers=["Accept", "Content-Type"],
                              expose_headers=["Location", "X-Results-Truncated",
                                              *limits.headers()])]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                     exception_handlers={404: not_found})
+    return Hardened(Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                              exception_handlers={404: not_found, OSError: unreadable}))
+
+
+def client_of(request) -> str:
+    """The address a client connects from: the key of its fair share of the workers."""
+    return request.client.host if request.client else ""
+
+
+def endpoint_of(request) -> str:
+    """The endpoint's IRI as the client named it; a ``Host`` that is no host name is not
+    echoed (the server's own address is used instead)."""
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        server = request.scope.get("server") or ("127.0.0.1", DEFAULT_PORT)
+        host = f"{server[0]}:{server[1]}"
+    return f"{request.url.scheme}://{host}/sparql"
+
+
+async def run_while_connected(request, work) -> tuple:
+    """Await ``work`` unless the client disconnects first: then it is cancelled (its query's
+    worker is killed) and the request ends."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait([task, watch], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not task.done():
+            task.cancel()
+    if not task.done() or task.cancelled():
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise Refused(499, "the client went away")
+    return task.result()
+
+
+async def _disconnected(request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def service_description(endpoint: str, site: Site, limits: Limits, media: str) -> bytes:
@@ -909,5 +533,21 @@ def serve(dist: str | Path = "dist", host: str = DEFAULT_HOST, port: int = DEFAU
     app = create_app(dist, limits)
     echo(f"juno-kg: serving {dist}/ at http://{host}:{port}/ "
          f"(SPARQL endpoint http://{host}:{port}/sparql)")
+    limits = limits or Limits.from_env()
+    raise_open_files_limit()
+    # No limit_concurrency: uvicorn counts every open connection against it, so slow clients
+    # holding connections would turn everyone away; the header timeout sheds them instead and
+    # the query workers have their own fair queue.
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
-                limit_concurrency=512, timeout_keep_alive=5)
+                http=protocol_class(limits), timeout_keep_alive=5, backlog=4096)
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard limit: one per connection."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 16
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
