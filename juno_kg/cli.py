@@ -270,9 +270,26 @@ def publish(ctx: click.Context, out: Path) -> None:
               help="Query worker processes [default: 2].")
 @click.option("--cache-entries", type=click.IntRange(0), envvar="JUNO_KG_CACHE_ENTRIES",
               help="Answers kept for repeated queries; 0 turns the cache off [default: 1024].")
+@click.option("--max-answer-bytes", type=click.IntRange(1024), envvar="JUNO_KG_MAX_ANSWER_BYTES",
+              help="Cap on the bytes of one answer [default: 16777216].")
+@click.option("--worker-memory", type=click.IntRange(256), envvar="JUNO_KG_WORKER_MEMORY_MB",
+              metavar="MB", help="Address space of one query worker [default: 1024].")
+@click.option("--max-nesting", type=click.IntRange(8), envvar="JUNO_KG_MAX_NESTING",
+              help="Deepest nesting of brackets in a query [default: 64].")
+@click.option("--max-header-bytes", type=click.IntRange(1024), envvar="JUNO_KG_MAX_HEADER_BYTES",
+              help="Cap on a request's header fields [default: 16384].")
+@click.option("--header-timeout", type=float, envvar="JUNO_KG_HEADER_TIMEOUT", metavar="SECONDS",
+              help="Time to send a request's headers (and body) [default: 10].")
+@click.option("--per-client", type=click.IntRange(1), envvar="JUNO_KG_PER_CLIENT",
+              help="Queries of one client address running at once [default: 1].")
+@click.option("--queue-wait", type=float, envvar="JUNO_KG_QUEUE_WAIT", metavar="SECONDS",
+              help="Longest wait for a free query worker before a 503 [default: 10].")
+@click.option("--no-sandbox", is_flag=True, default=None,
+              help="Run query workers without their own network namespace (unsafe: SERVICE "
+                   "can then reach the network); only where namespaces are unavailable.")
 def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int | None,
           max_request_bytes: int | None, workers: int | None,
-          cache_entries: int | None) -> None:
+          cache_entries: int | None, **hardening: float | int | bool | None) -> None:
     """Serve a build: pages, 303 content negotiation for /id/…, and /sparql.
 
     \b
@@ -285,8 +302,15 @@ def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int
         from .serve import serve as run
     except ImportError as exc:
         raise click.UsageError(f"{exc.name} is missing: pip install 'juno-kg[serve]'") from None
+    names = {"max_answer_bytes": "max_answer", "worker_memory": "worker_memory",
+             "max_nesting": "max_nesting", "max_header_bytes": "max_header",
+             "header_timeout": "header_timeout", "per_client": "per_client",
+             "queue_wait": "queue_wait"}
+    extra = {names[k]: v for k, v in hardening.items() if k in names}
+    if hardening.get("no_sandbox"):
+        extra["sandbox"] = False
     limits = Limits.from_env(timeout=timeout, max_rows=max_rows, max_request=max_request_bytes,
-                             workers=workers, cache=cache_entries)
+                             workers=workers, cache=cache_entries, **extra)
     run(dist, host, port, limits, echo=click.echo)
 
 
