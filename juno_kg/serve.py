@@ -185,6 +185,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
     from starlette.staticfiles import StaticFiles
 
     from . import site as site_module
+    from . import yasgui
     from .model import short_iri
 
     site = Site.open(Path(dist))
@@ -412,7 +413,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
             base=site.base, graphs=site.graphs,
             label=lambda iri, prefixes: site.labels.get(iri) or short_iri(iri,
                                                                                      prefixes),
-            prefixes=site.prefixes, linkable=linkable)
+            prefixes=site.prefixes, yasgui=yasgui.page(site.base), linkable=linkable)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return html_error(404, "Not found", f"Nothing at {request.url.path}.", request)
@@ -428,12 +429,14 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         Route("/page/{path:path}", page),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/.well-known/void", void),
+        yasgui.mount(),
         Mount("/", app=StaticFiles(directory=site.dist, html=True)),
     ]
     middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                              allow_headers=["Accept", "Content-Type"],
                              expose_headers=["Location", "X-Results-Truncated",
-                                             *limits.headers()])]
+                                             *limits.headers()]),
+                  Middleware(yasgui.PagePolicy)]
     return Hardened(Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                               exception_handlers={404: not_found, OSError: unreadable}))
 
