@@ -189,10 +189,16 @@ async def run_load(url: str, jobs: list[Job], reference: dict[Job, tuple[int, in
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
-                                 follow_redirects=True) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        # each simulated client has an address of its own on loopback (127.0.0.2 …), as
+        # real users do: the endpoint gives each client address a fair share
+        own = [await stack.enter_async_context(httpx.AsyncClient(
+            base_url=url, limits=limits, timeout=120, follow_redirects=True,
+            transport=httpx.AsyncHTTPTransport(local_address=f"127.0.{i // 250}.{2 + i % 250}",
+                                             limits=limits)))
+            for i in range(clients)]
 
-        async def one_client(deadline: float) -> None:
+        async def one_client(client: httpx.AsyncClient, deadline: float) -> None:
             while time.perf_counter() < deadline:
                 n = next(counter)
                 job = jobs[n % len(jobs)]
@@ -215,7 +221,7 @@ async def run_load(url: str, jobs: list[Job], reference: dict[Job, tuple[int, in
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_memory(stop))
         started = time.perf_counter()
-        await asyncio.gather(*[one_client(started + seconds) for _ in range(clients)])
+        await asyncio.gather(*[one_client(c, started + seconds) for c in own])
         elapsed = time.perf_counter() - started
         stop.set()
         await sampler
