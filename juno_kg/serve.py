@@ -184,8 +184,8 @@ def create_app(dist: str | Path, limits: Limits | None = None):
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
+    from . import fragments, yasgui
     from . import site as site_module
-    from . import yasgui
     from .model import short_iri
 
     site = Site.open(Path(dist))
@@ -429,6 +429,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         Route("/page/{path:path}", page),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/.well-known/void", void),
+        fragments.route(site.dist),
         yasgui.mount(),
         Mount("/", app=StaticFiles(directory=site.dist, html=True)),
     ]
@@ -508,6 +509,9 @@ def service_description(endpoint: str, site: Site, limits: Limits, media: str) -
     g.add((service, sd.defaultDataset, dataset))
     g.add((dataset, RDF.type, sd.Dataset))
     g.add((dataset, void.sparqlEndpoint, service))
+    from .fragments import advertise  # the Triple Pattern Fragments at /fragments
+
+    advertise(g, dataset, endpoint.rsplit("/", 1)[0] + "/")
     default = BNode("default")
     g.add((dataset, sd.defaultGraph, default))
     g.add((default, RDF.type, sd.Graph))
