@@ -184,7 +184,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from . import fragments, yasgui
+    from . import caching, fragments, yasgui
     from . import site as site_module
     from .model import short_iri
 
@@ -437,6 +437,7 @@ def create_app(dist: str | Path, limits: Limits | None = None):
                              allow_headers=["Accept", "Content-Type"],
                              expose_headers=["Location", "X-Results-Truncated",
                                              *limits.headers()]),
+                  Middleware(caching.HTTPCaching, dist=site.dist, salt=repr(limits)),
                   Middleware(yasgui.PagePolicy)]
     return Hardened(Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                               exception_handlers={404: not_found, OSError: unreadable}))
