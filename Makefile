@@ -26,10 +26,11 @@ run: $(BIN)/.installed
 build: $(BIN)/.installed
 	$(BIN)/juno-kg build --out $(OUT)
 
-## test: the whole test suite (ruff included)
+## test: the whole test suite (ruff included), one pytest worker per core, each file's
+## tests in one worker (they share its fixtures); plain `pytest tests/test_x.py` runs one
 test: $(BIN)/.installed
 	$(BIN)/ruff check juno_kg tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check juno_kg tests benchmarks
