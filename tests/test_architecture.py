@@ -57,3 +57,19 @@ def test_the_checker_sees_function_level_imports():
     """The cycle test reads imports inside functions too (they hid the cycles before):
     the CLI imports ``write`` only inside its commands."""
     assert "write" in imports()["cli"]
+
+
+def test_modules_and_functions_stay_small():
+    """No module over 600 lines and no function over 80: a module that grows past that is
+    several concerns (split it by concern, as serve.py and query.py were)."""
+    too_long = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        text = path.read_text("utf-8")
+        if text.count("\n") > 600:
+            too_long.append(f"{path.name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > 80:
+                    too_long.append(f"{path.name}: {node.name}() {length} lines")
+    assert not too_long, too_long
