@@ -20,23 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from . import sparql
 from .limits import Refused
 
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-# SPARQL's terminals, each lexed no longer than SPARQL lexes it: a variable stops where
-# VARNAME stops (never at '#'), a number is its own token (``1SERVICE`` is 1 and SERVICE),
-# a word keeps PN_LOCAL's backslash escapes (``ex:a\#`` is not a comment).
-_TOKEN = re.compile(r"""
-      (?P<ws>\s+)
-    | (?P<comment>\#[^\r\n]*)
-    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-    | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-                |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
-    | (?P<var>[?$]\w*)
-    | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-    | (?P<word>(?:[^\W\d]|[_:@%]|\\.)(?:[\w:\-%@]|\\.)*)
-    | (?P<other>.)
-""", re.X | re.S)
 _FORMS = ("SELECT", "CONSTRUCT", "ASK", "DESCRIBE")
 _UPDATES = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY",
             "WITH")
@@ -68,10 +55,9 @@ def unescape(text: str) -> str:
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
-    """The query's tokens as ``(kind, text)``, without whitespace and comments."""
-    return [(kind, value) for kind, value in
-            ((m.lastgroup or "other", m.group()) for m in _TOKEN.finditer(text))
-            if kind not in ("ws", "comment")]
+    """The query's tokens as ``(kind, text)``, without whitespace and comments: the one
+    SPARQL lexer of the package (:func:`juno_kg.sparql.tokens`)."""
+    return [(tok.kind, tok.text) for tok in sparql.tokens(text)]
 
 
 def mentions_service(kind: str, value: str) -> bool:

@@ -28,15 +28,19 @@ UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY"
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 
 
+# SPARQL's terminals, each lexed no longer than SPARQL lexes it: a variable stops where
+# VARNAME stops (never at '#'), a number is its own token (``1SERVICE`` is 1 and SERVICE),
+# a word keeps PN_LOCAL's backslash escapes (``ex:a\#`` is not a comment).
 _TOKEN = re.compile(r"""
-    (?P<comment>\#[^\n]*)
-  | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
-              |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-  | (?P<var>[?$]\w+)
-  | (?P<brace>[{}])
-  | (?P<word>[A-Za-z_][\w\-.:]*[\w\-:]|[A-Za-z_])
-  | (?P<other>\S)
+      (?P<ws>\s+)
+    | (?P<comment>\#[^\r\n]*)
+    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+                |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
+    | (?P<var>[?$]\w*)
+    | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+    | (?P<word>(?:[^\W\d]|[_:@%]|\\.)(?:[\w:\-%@]|\\.)*)
+    | (?P<other>.)
 """, re.X | re.S)
 
 
@@ -50,12 +54,14 @@ class Token:
 
 @functools.lru_cache(maxsize=256)
 def tokens(text: str) -> tuple[Token, ...]:
-    """A rough SPARQL lexer: enough to find keywords, variables and ``{`` outside strings,
-    IRIs and comments. The parsers of the engines remain the judges of syntax."""
+    """The one SPARQL lexer of the package (the query helper, the catalogue, the site and
+    the endpoint's guard): keywords, prefixed names, variables, numbers, IRIs, strings and
+    brackets, each token no longer than SPARQL's grammar lexes it, comments and white space
+    left out. The parsers of the engines remain the judges of syntax."""
     out, depth = [], 0
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "other"
-        if kind == "comment":
+        if kind in ("ws", "comment"):
             continue
         tok = Token(kind, match.group(), match.start(), depth)
         if tok.text == "{":
