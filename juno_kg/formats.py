@@ -50,3 +50,36 @@ def names() -> list[str]:
 
 def by_extension(ext: str) -> Format:
     return get(ext.lstrip("."))
+
+
+# --------------------------------------------------------------------------- SPARQL results
+
+@dataclass(frozen=True)
+class ResultsFormat:
+    """A W3C SPARQL results format (of SELECT and ASK answers)."""
+
+    name: str  #: short name (``--format``, ``?format=``)
+    media_type: str
+    oxigraph: str  #: pyoxigraph ``QueryResultsFormat`` attribute name
+    boolean: bool  #: can carry an ASK answer (the CSV and TSV formats cannot)
+    aliases: tuple[str, ...] = ()  #: other media types clients ask for it by
+
+
+RESULTS_FORMATS: tuple[ResultsFormat, ...] = (
+    ResultsFormat("json", "application/sparql-results+json", "JSON", True,
+                  ("application/json",)),
+    ResultsFormat("xml", "application/sparql-results+xml", "XML", True,
+                  ("application/xml", "text/xml")),
+    ResultsFormat("csv", "text/csv", "CSV", False),
+    ResultsFormat("tsv", "text/tab-separated-values", "TSV", False),
+)
+
+
+def results_format(key: str) -> ResultsFormat:
+    """The results format called ``key`` (a name, media type or alias)."""
+    key = key.strip().lower()
+    for fmt in RESULTS_FORMATS:
+        if key in (fmt.name, fmt.media_type, *fmt.aliases):
+            return fmt
+    known = ", ".join(f.name for f in RESULTS_FORMATS)
+    raise KeyError(f"unknown results format {key!r}; known formats: {known}")

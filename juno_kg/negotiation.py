@@ -14,7 +14,8 @@ from . import formats
 from .limits import Refused
 from .workers import HTML, RESULTS
 
-RESULT_ALIASES = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}
+#: media types clients ask for a results format by: its short name (from the registry)
+RESULT_ALIASES = {alias: f.name for f in formats.RESULTS_FORMATS for alias in f.aliases}
 
 
 def best_match(accept: str | None, offers: list[str]) -> str | None:
@@ -62,10 +63,8 @@ def choose_type(accept: str | None, form: str, override: str | None) -> str:
     if override:
         return format_from_param(override, form)
     if form in ("SELECT", "ASK"):
-        offers = [RESULTS["json"], RESULTS["xml"], RESULTS["csv"], RESULTS["tsv"],
-                  *RESULT_ALIASES, HTML]
-        if form == "ASK":
-            offers = [o for o in offers if o not in (RESULTS["csv"], RESULTS["tsv"])]
+        offers = [*(f.media_type for f in formats.RESULTS_FORMATS
+                    if form == "SELECT" or f.boolean), *RESULT_ALIASES, HTML]
     else:
         offers = [*rdf_offers(), "application/json", "text/n3", "application/turtle",
                   "application/x-turtle", "text/plain", HTML]

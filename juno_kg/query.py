@@ -39,7 +39,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from . import layout, protocol
+from . import formats, layout, protocol
 from .catalogue import resolve
 from .config import BASE_ENV, DEFAULT_BASE, GRAPH_NAMES, ROOT_ENV, Settings
 from .errors import EndpointError, JunoKGError, QueryError
@@ -51,8 +51,8 @@ DUMP = Path(layout.NQUADS_DUMP)
 ENGINES = ("oxigraph", "rdflib")
 
 #: ``--format`` names for SELECT/ASK results -> pyoxigraph's W3C result serializers
-RESULT_FORMATS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
-                  "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV}
+RESULT_FORMATS = {f.name: getattr(ox.QueryResultsFormat, f.oxigraph)
+                  for f in formats.RESULTS_FORMATS}
 #: ``--format`` names for CONSTRUCT/DESCRIBE results -> the format registry's names
 GRAPH_FORMATS = {"ttl": "turtle", "turtle": "turtle", "nt": "ntriples", "ntriples": "ntriples",
                  "jsonld": "jsonld", "json-ld": "jsonld"}

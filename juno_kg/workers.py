@@ -33,12 +33,8 @@ from . import formats
 from .limits import Limits
 
 HTML = "text/html"
-RESULTS = {  # SPARQL results formats (W3C) by short name: media type
-    "json": "application/sparql-results+json",
-    "xml": "application/sparql-results+xml",
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-}
+#: SPARQL results formats (W3C) by short name: media type (from the registry)
+RESULTS = {f.name: f.media_type for f in formats.RESULTS_FORMATS}
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 QUERY_STACK = 128 << 20  #: bytes of stack for the thread that parses and runs a query
@@ -149,8 +145,7 @@ def _results(doc: dict, media: str) -> bytes:
     body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
     if media in (RESULTS["json"], HTML):
         return body
-    target = {RESULTS["xml"]: ox.QueryResultsFormat.XML, RESULTS["csv"]: ox.QueryResultsFormat.CSV,
-              RESULTS["tsv"]: ox.QueryResultsFormat.TSV}[media]
+    target = getattr(ox.QueryResultsFormat, formats.results_format(media).oxigraph)
     parsed = ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
     return parsed.serialize(format=target)
 
