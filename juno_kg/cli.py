@@ -282,6 +282,8 @@ def publish(ctx: click.Context, out: Path) -> None:
               help="Time to send a request's headers (and body) [default: 10].")
 @click.option("--per-client", type=click.IntRange(1), envvar="JUNO_KG_PER_CLIENT",
               help="Queries of one client address running at once [default: 1].")
+@click.option("--per-client-queue", type=click.IntRange(0), envvar="JUNO_KG_PER_CLIENT_QUEUE",
+              help="Queries of one client address waiting for their turn [default: 16].")
 @click.option("--queue-wait", type=float, envvar="JUNO_KG_QUEUE_WAIT", metavar="SECONDS",
               help="Longest wait for a free query worker before a 503 [default: 10].")
 @click.option("--no-sandbox", is_flag=True, default=None,
@@ -305,6 +307,7 @@ def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int
     names = {"max_answer_bytes": "max_answer", "worker_memory": "worker_memory",
              "max_nesting": "max_nesting", "max_header_bytes": "max_header",
              "header_timeout": "header_timeout", "per_client": "per_client",
+             "per_client_queue": "per_client_queue",
              "queue_wait": "queue_wait"}
     extra = {names[k]: v for k, v in hardening.items() if k in names}
     if hardening.get("no_sandbox"):

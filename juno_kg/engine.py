@@ -11,9 +11,11 @@ socket buffer. When the time limit passes or the request is cancelled (its clien
 the worker is killed: the kernel closes its end of the pipe, the blocked ``recv()`` ends with
 ``EOFError``, and only once that thread is free is the pipe closed and a fresh worker started.
 
-Fairness: one client address may have ``Limits.per_client`` queries running and as many
-waiting; more get 429 at once. A query waits at most ``Limits.queue_wait`` seconds for a free
-worker, then gets 503; both carry ``Retry-After``.
+Fairness: one client address may have ``Limits.per_client`` queries running and
+``Limits.per_client_queue`` waiting for their turn (so a client that sends many queries at
+once has them answered one after the other, while the other workers stay free for other
+clients); more get 429 at once. A query waits at most ``Limits.queue_wait`` seconds for its
+turn and a free worker, then gets 503; both carry ``Retry-After``.
 
 The dataset never changes while it is served, so answers are kept in an LRU cache
 (``Limits.cache`` entries, answers up to 1 MB, 64 MB in all) keyed by query text, media type
@@ -165,10 +167,10 @@ class Engine:
     async def _fairly(self, query: Query, media: str, prefixes: dict[str, str],
                       client: str) -> Reply:
         """Run the query within the client's share, or say when to come back."""
-        share = self.limits.per_client
-        if self._clients.get(client, 0) >= 2 * share:
+        share, queue = self.limits.per_client, self.limits.per_client_queue
+        if self._clients.get(client, 0) >= share + queue:
             return Reply(429, f"too many queries from one client at once (the limit is "
-                              f"{share} running, {share} waiting); try again shortly",
+                              f"{share} running, {queue} waiting); try again shortly",
                          retry_after=max(1, round(self.limits.timeout / 2)))
         self._clients[client] = self._clients.get(client, 0) + 1
         running = self._running.setdefault(client, asyncio.Semaphore(share))

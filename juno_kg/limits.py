@@ -35,6 +35,7 @@ ENVIRONMENT = {
     "max_header": "JUNO_KG_MAX_HEADER_BYTES",
     "header_timeout": "JUNO_KG_HEADER_TIMEOUT",
     "per_client": "JUNO_KG_PER_CLIENT",
+    "per_client_queue": "JUNO_KG_PER_CLIENT_QUEUE",
     "queue_wait": "JUNO_KG_QUEUE_WAIT",
     "sandbox": "JUNO_KG_SANDBOX",
 }
@@ -63,7 +64,10 @@ class Limits:
     max_nesting: int = 64  #: depth of brackets (and runs of ! - + ^) in a query
     max_header: int = 16 * 1024  #: bytes of request header fields (the URL has its own cap)
     header_timeout: float = 10.0  #: seconds to send a request's headers (and its body)
-    per_client: int = 1  #: queries of one client address running at once (as many may wait)
+    per_client: int = 1  #: queries of one client address running at once
+    #: queries of one client address waiting for their turn (each at most ``queue_wait``);
+    #: more are refused at once (429)
+    per_client_queue: int = 16
     queue_wait: float = 10.0  #: seconds a query may wait for a free worker before a 503
     #: query workers in a network namespace of their own (no network at all); turning it
     #: off is an explicit opt-out for platforms without one
@@ -78,7 +82,8 @@ class Limits:
                 or limits.workers < 1 or limits.cache < 0 or limits.max_answer < 1024 \
                 or limits.worker_memory < 256 or limits.max_nesting < 8 \
                 or limits.max_header < 1024 or limits.header_timeout <= 0 \
-                or limits.per_client < 1 or limits.queue_wait < 0:
+                or limits.per_client < 1 or limits.per_client_queue < 0 \
+                or limits.queue_wait < 0:
             raise ValueError(f"limits out of range: {limits}")
         return limits
 

@@ -339,8 +339,11 @@ def test_one_client_cannot_starve_the_others(hostile):
         waited = time.monotonic() - started
         statuses = sorted(f.result().status_code for f in attacks)
     assert legit.status_code == 200 and waited < 2.5, (legit.status_code, waited)
-    assert statuses.count(429) >= 7, statuses  # one runs, one waits, the rest turned away
-    refused = [f.result() for f in attacks if f.result().status_code == 429]
+    # one runs at a time; the rest wait their turn and are turned away when the queue wait
+    # passes (503), or at once beyond the client's queue (429): each says when to come back
+    refused = [r for r in (f.result() for f in attacks)
+               if r.status_code == 429 or (r.status_code == 503 and "busy" in r.text)]
+    assert len(refused) >= 7, [(f.result().status_code, f.result().text[:80]) for f in attacks]
     assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
 
 

@@ -289,16 +289,19 @@ def count_any(media: str, body: bytes) -> int:
     return len(list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES)))
 
 
-def test_sixteen_whole_dataset_answers_at_once(live_server, dump):
+@pytest.mark.parametrize("addresses", ["sixteen clients", "one client"])
+def test_sixteen_whole_dataset_answers_at_once(live_server, dump, addresses):
+    """Sixteen clients, each from an address of its own (the endpoint gives each client
+    address a fair share of the workers; 127.0.0.0/8 is all loopback); and one client
+    sending all sixteen at once, whose queries wait their turn and all answer."""
     clients = 16
     start = threading.Barrier(clients)
 
     def ask(i: int) -> httpx.Response:
         media, query = CONCURRENT[i % len(CONCURRENT)]
         query += f"\n# client {i}"  # a text of its own: every answer is evaluated, not cached
-        # sixteen clients, each from an address of its own (the endpoint gives each client
-        # address a fair share of the workers; 127.0.0.0/8 is all loopback)
-        transport = httpx.HTTPTransport(local_address=f"127.0.0.{i + 2}")
+        source = f"127.0.0.{i + 2}" if addresses == "sixteen clients" else "127.0.0.1"
+        transport = httpx.HTTPTransport(local_address=source)
         with httpx.Client(timeout=CLIENT_TIMEOUT, transport=transport) as client:
             start.wait(30)
             return client.post(f"{live_server}/sparql", data={"query": query},
