@@ -36,6 +36,8 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from . import layout
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -76,10 +78,10 @@ class Validators:
         """The validators of the build in ``dist``; ``salt`` is what else shapes the answers
         (the server's limits)."""
         dist = Path(dist)
-        sums = (dist / "SHA256SUMS").read_bytes()
+        sums = (dist / layout.CHECKSUMS).read_bytes()
         code, newest = package_digest()
         build = hashlib.sha256(b"\0".join([sums, code.encode(), salt.encode()])).hexdigest()
-        modified = max((dist / "manifest.json").stat().st_mtime, newest)
+        modified = max((dist / layout.MANIFEST).stat().st_mtime, newest)
         if max_age is None:
             max_age = int(os.environ.get("JUNO_KG_MAX_AGE") or DEFAULT_MAX_AGE)
         if max_age < 0:

@@ -38,12 +38,12 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
-from . import formats
+from . import formats, layout
 from .vocab import prefix_map
 
 PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
-DUMP = "dumps/juno-kg.nq"
+DUMP = layout.NQUADS_DUMP
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -151,7 +151,7 @@ class Fragments:
 
     @classmethod
     def open(cls, dist: Path, page_size: int = PAGE_SIZE) -> Fragments:
-        base = json.loads((Path(dist) / "manifest.json").read_text("utf-8"))["base"]
+        base = json.loads((Path(dist) / layout.MANIFEST).read_text("utf-8"))["base"]
         return cls(Path(dist) / DUMP, base, page_size)
 
     def pattern(self, subject: str | None, predicate: str | None,

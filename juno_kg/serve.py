@@ -30,7 +30,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
-from . import formats
+from . import formats, layout
 from .engine import Engine, SandboxUnavailable  # noqa: F401 - part of this module's API
 from .guard import Query, check_query, unescape  # noqa: F401 - part of this module's API
 from .httpguard import Hardened, protocol_class
@@ -46,7 +46,7 @@ mimetypes.add_type("application/ld+json", ".jsonld")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
-DUMP = "dumps/juno-kg.nq"
+DUMP = layout.NQUADS_DUMP
 
 
 # --------------------------------------------------------------------------- the app
@@ -66,7 +66,7 @@ class Site:
         from .errors import JunoKGError
 
         dist = Path(dist)
-        manifest = dist / "manifest.json"
+        manifest = dist / layout.MANIFEST
         if not (dist / DUMP).is_file() or not manifest.is_file():
             raise JunoKGError(f"no build here (missing {DUMP} or manifest.json)", path=dist,
                               hint=f"run `juno-kg build --out {dist}` first")
@@ -94,7 +94,7 @@ class Site:
         if path == "ontology":
             target = self.dist / "ontology.html"
         else:
-            target = self.dist / "page" / f"{path}.html"
+            target = self.dist / layout.page_path(path)
         try:
             target.resolve().relative_to(self.dist.resolve())
             return target if target.is_file() else None
@@ -125,7 +125,7 @@ class Views:
         parts = path.strip("/").split("/")
         if len(parts) < 2 or parts[0] not in ("id", "page", "data"):
             return []
-        folder = self.site.dist / "page" / parts[1]
+        folder = self.site.dist / layout.PAGES / parts[1]
         if not folder.is_dir() or not folder.resolve().is_relative_to(self.site.dist.resolve()):
             return []
         return [(f"/id/{parts[1]}/{p.stem}", p.stem) for p in sorted(folder.glob("*.html"))][:50]
@@ -168,7 +168,7 @@ class Views:
         name = request.path_params.get("name", "meta")
         headers = {"Vary": "Accept"}
         triple_formats = [f for f in formats.FORMATS if not f.quads]
-        if not (self.site.dist / "dumps" / "graphs" / f"{name}.ttl").is_file():
+        if not (self.site.dist / layout.graph_dump_path(name, formats.get("turtle"))).is_file():
             return self.html_error(404, "Not found", f"There is no graph {name!r} in this dataset.",
                               request, headers)
         override = request.query_params.get("format")
@@ -183,7 +183,7 @@ class Views:
         if fmt is None:
             return self.html_error(406, "Not acceptable", "available types: " + ", ".join(
                 [HTML, *(f.media_type for f in triple_formats)]), request, headers)
-        return RedirectResponse(f"/dumps/graphs/{name}.{fmt.extension}", 303, headers=headers)
+        return RedirectResponse("/" + layout.graph_dump_path(name, fmt), 303, headers=headers)
 
     async def page(self, request: Request) -> Response:
         path = request.path_params["path"]
@@ -194,7 +194,7 @@ class Views:
         return FileResponse(target, media_type="text/html; charset=utf-8")
 
     async def void(self, request: Request) -> Response:
-        return FileResponse(self.site.dist / ".well-known" / "void", media_type="text/turtle")
+        return FileResponse(self.site.dist / layout.WELL_KNOWN_VOID, media_type="text/turtle")
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return self.html_error(404, "Not found", f"Nothing at {request.url.path}.", request)
