@@ -1,15 +1,15 @@
 """The pool of query workers behind ``/sparql``: fair shares, a short queue, kills.
 
-How an answer travels from a worker to the server: the worker sends a :class:`Reply` tuple
-down a ``multiprocessing`` pipe, whose ``Connection`` frames every message (its length, then
-its bytes). The server reads it with a plain *blocking* ``conn.recv()`` in a thread of the
-engine's own pool (one thread per worker, so a read never waits for a thread) and awaits that
-thread with the time limit. The pipe is never watched with ``loop.add_reader``: an event loop
-may switch the descriptor to non-blocking (uvloop does), and readiness only says the first
-bytes of an answer have arrived, so ``recv()`` after it broke every answer larger than the
-socket buffer. When the time limit passes or the request is cancelled (its client went away),
-the worker is killed: the kernel closes its end of the pipe, the blocked ``recv()`` ends with
-``EOFError``, and only once that thread is free is the pipe closed and a fresh worker started.
+How a job and its answer travel: each worker has a socket pair with the server, framed as a
+``multiprocessing.Connection`` frames it (a 4-byte big-endian length, then the bytes). The
+server's end is an asyncio protocol on the event loop (:class:`_Channel`): the job is
+written without blocking, the answer's bytes are gathered as they arrive until the frame is
+whole (however many reads a large answer takes), and the request awaits it with the time
+limit. No thread and no pickle on the way back: the answer is :func:`workers.encode_reply`'s
+header and bytes, and a frame larger than an answer may be ends the worker. When the time
+limit passes or the request is cancelled (its client went away), the worker is killed and
+its socket closed, and a fresh worker is started; a worker that dies by itself (memory,
+a crash) closes its end, and the waiting request learns it at once (EOF).
 
 Fairness: one client address may have ``Limits.per_client`` queries running and
 ``Limits.per_client_queue`` waiting for their turn (so a client that sends many queries at
@@ -27,6 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
+import pickle
+import socket
+import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,19 +38,70 @@ from typing import Any
 
 from .guard import Query
 from .limits import Limits
-from .workers import Reply, death_reply, worker_main
+from .workers import Reply, death_reply, decode_reply, worker_main
 
 
 class SandboxUnavailable(RuntimeError):
     """The query workers could not be cut off from the network on this platform."""
 
 
+class _Channel(asyncio.Protocol):
+    """The server's end of one worker's socket: whole frames out of the bytes as they come.
+
+    One answer is expected at a time (:meth:`expect`); a frame longer than ``largest`` bytes
+    is no answer this worker may give, and fails the wait (ValueError) as EOF does."""
+
+    def __init__(self, largest: int) -> None:
+        self.largest = largest
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def expect(self) -> asyncio.Future:
+        """A future for the next whole frame (EOFError if the worker is gone first)."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        if self.closed:
+            self._waiter.set_exception(EOFError())
+        else:
+            self._deliver()
+        return self._waiter
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._deliver()
+
+    def _deliver(self) -> None:
+        waiter, buffer = self._waiter, self._buffer
+        if waiter is None or waiter.done() or len(buffer) < 4:
+            return
+        (size,), start = struct.unpack_from("!i", buffer), 4
+        if size == -1:  # a frame over 2 GiB: 8 more bytes of length
+            if len(buffer) < 12:
+                return
+            (size,), start = struct.unpack_from("!Q", buffer, 4), 12
+        if size < 0 or size > self.largest:
+            waiter.set_exception(ValueError(f"a frame of {size} bytes from a query worker"))
+            return
+        if len(buffer) < start + size:
+            return
+        frame = bytes(buffer[start:start + size])
+        del buffer[:start + size]
+        waiter.set_result(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(EOFError())
+
+
 @dataclass(eq=False)
 class _Worker:
     process: Any
-    conn: Any
-    #: the server's blocking read of this worker's answer, while one is expected
-    reading: asyncio.Future | None = None
+    channel: _Channel
 
 
 class Engine:
@@ -63,13 +118,13 @@ class Engine:
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
         self._ctx = multiprocessing.get_context("spawn")
-        self._readers: Any = None  # a ThreadPoolExecutor while started
         self._replacing: set[asyncio.Task] = set()
         self._stopping = False
         self._clients: dict[str, int] = {}  # queries running or waiting, by client address
         self._running: dict[str, asyncio.Semaphore] = {}
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> tuple[Any, Any]:
+        """Start a worker and wait for it to say it is ready (blocking: run in a thread)."""
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=worker_main, daemon=True, name="juno-kg-query",
                                     args=(child, str(self.dump), self.limits))
@@ -91,19 +146,28 @@ class Engine:
                     "--no-sandbox (JUNO_KG_SANDBOX=0)")
             raise RuntimeError(f"query worker did not start (loading {self.dump} within "
                                f"{self.limits.worker_memory} MB)")
-        worker = _Worker(process, parent)
+        return process, parent
+
+    async def _start_worker(self) -> _Worker:
+        loop = asyncio.get_running_loop()
+        process, parent = await loop.run_in_executor(None, self._spawn)
+        sock = socket.socket(fileno=os.dup(parent.fileno()))  # the event loop's from now on
+        parent.close()
+        largest = self.limits.max_answer + 8 * self.limits.max_request + (1 << 16)
+        try:
+            _, channel = await loop.create_unix_connection(lambda: _Channel(largest), sock=sock)
+        except BaseException:
+            sock.close()
+            process.kill()
+            raise
+        worker = _Worker(process, channel)
         self._all.add(worker)
         return worker
 
     async def start(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self._stopping = False
         self._idle = asyncio.Queue()
-        self._readers = ThreadPoolExecutor(self.limits.workers,
-                                           thread_name_prefix="juno-kg-answer")
-        loop = asyncio.get_running_loop()
-        workers = await asyncio.gather(*[loop.run_in_executor(None, self._spawn)
+        workers = await asyncio.gather(*[self._start_worker()
                                          for _ in range(self.limits.workers)])
         for worker in workers:
             self._idle.put_nowait(worker)
@@ -113,23 +177,13 @@ class Engine:
         if self._replacing:  # let a replacement under way finish, so its worker is stopped too
             await asyncio.gather(*self._replacing, return_exceptions=True)
         await asyncio.gather(*[self._retire(worker) for worker in list(self._all)])
-        if self._readers is not None:
-            self._readers.shutdown(wait=True)  # every read has ended: its worker is dead
-            self._readers = None
 
     async def _retire(self, worker: _Worker) -> None:
-        """Kill ``worker``, wait for the read of its answer to end, close its pipe."""
+        """Kill ``worker``, close its socket, wait for the process to end."""
         self._all.discard(worker)
         worker.process.kill()  # a no-op on a process that has already exited
-        reading = worker.reading
-        if reading is not None:
-            await asyncio.wait([reading], timeout=10)  # the kill ends it at once
-            if not reading.done():  # never seen; keep the descriptor rather than close it
-                return  # under a thread still reading it
-            if not reading.cancelled():
-                reading.exception()  # EOFError, or an answer come too late: both dropped
-        with contextlib.suppress(OSError):
-            worker.conn.close()
+        if worker.channel.transport is not None:
+            worker.channel.transport.close()
         await asyncio.get_running_loop().run_in_executor(None, worker.process.join, 5)
         with contextlib.suppress(ValueError):  # frees its sentinel descriptor now
             worker.process.close()
@@ -138,7 +192,7 @@ class Engine:
         await self._retire(worker)
         if self._stopping:
             return
-        fresh = await asyncio.get_running_loop().run_in_executor(None, self._spawn)
+        fresh = await self._start_worker()
         assert self._idle is not None
         self._idle.put_nowait(fresh)
 
@@ -197,24 +251,27 @@ class Engine:
 
     async def _run(self, query: Query, media: str, prefixes: dict[str, str],
                    deadline: float) -> Reply:
-        assert self._idle is not None and self._readers is not None, \
-            "Engine.start() was not awaited"
+        assert self._idle is not None, "Engine.start() was not awaited"
         loop = asyncio.get_running_loop()
         try:  # asyncio.timeout, not wait_for: a cancelled wait_for can drop the worker
             async with asyncio.timeout_at(deadline):
                 worker = await self._idle.get()
         except TimeoutError:
             return self._busy()
-        job = {"text": query.text, "default": query.default_graphs,
-               "named": query.named_graphs, "media": media, "prefixes": prefixes}
+        job = pickle.dumps({"text": query.text, "default": query.default_graphs,
+                            "named": query.named_graphs, "media": media,
+                            "prefixes": prefixes}, pickle.HIGHEST_PROTOCOL)
+        channel = worker.channel
         try:
-            worker.conn.send(job)
-            worker.reading = loop.run_in_executor(self._readers, worker.conn.recv)
-            # shielded: on timeout or cancellation the read goes on until the kill ends it
+            answer = channel.expect()
+            if channel.transport is not None and not channel.closed:
+                channel.transport.write(struct.pack("!i", len(job)) + job)
             async with asyncio.timeout(self.limits.timeout):
-                reply = await asyncio.shield(worker.reading)
-        except (TimeoutError, EOFError, OSError, asyncio.CancelledError) as exc:
-            if isinstance(exc, (EOFError, OSError)):  # the query ended its worker
+                reply = decode_reply(await answer)
+        except (TimeoutError, EOFError, ValueError, asyncio.CancelledError) as exc:
+            if isinstance(exc, (EOFError, ValueError)):  # the query ended its worker
+                if isinstance(exc, ValueError):  # or it sent what no worker sends
+                    worker.process.kill()
                 await loop.run_in_executor(None, worker.process.join, 2)
                 died = death_reply(worker.process.exitcode, self.limits)
             self._replace_later(worker)
@@ -224,6 +281,5 @@ class Engine:
                 return Reply(503, f"query stopped: it ran longer than the time limit of "
                                   f"{self.limits.timeout:g} s")
             return died
-        worker.reading = None
         self._idle.put_nowait(worker)
-        return Reply(*reply)
+        return reply

@@ -10,8 +10,15 @@ start, unless the user opts out explicitly (``--no-sandbox``, ``JUNO_KG_SANDBOX=
 
 Each worker also has an address-space limit (``RLIMIT_AS``): a query that needs more memory
 ends its worker (or raises), the client gets a 503 saying so, and a fresh worker replaces it.
-Queries run on a thread with a large stack, so deep but legal nesting parses; what is deeper
-than ``Limits.max_nesting`` never reaches the engine (:mod:`juno_kg.guard`).
+Queries run on one long-lived thread with a large stack (started once, not per query), so
+deep but legal nesting parses; what is deeper than ``Limits.max_nesting`` never reaches the
+engine (:mod:`juno_kg.guard`).
+
+The pipe: the server sends a job (a pickled dict: ``text``, ``default``, ``named``, ``media``,
+``prefixes``) as one ``multiprocessing`` message; the worker answers with one message of
+:func:`encode_reply`'s bytes (a fixed header, the media type or message, the body), never a
+pickle, so the server unpickles nothing a query could have shaped. Both are framed as
+``multiprocessing.Connection`` frames them (a 4-byte big-endian length, or -1 and 8 bytes).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import re
 import resource
 import signal
 import socket
+import struct
 import threading
 import time
 from typing import Any, NamedTuple
@@ -51,6 +59,28 @@ class Reply(NamedTuple):
     body: bytes = b""
     truncated: bool = False
     retry_after: int = 0
+
+
+_REPLY_HEAD = struct.Struct("!HBII")  # status, truncated, retry_after, bytes of ``what``
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """A reply as the bytes a worker sends: a fixed header, ``what`` (UTF-8), the body."""
+    what = reply.what.encode("utf-8")
+    return b"".join([_REPLY_HEAD.pack(reply.status, bool(reply.truncated), reply.retry_after,
+                                      len(what)), what, reply.body])
+
+
+def decode_reply(data: bytes) -> Reply:
+    """The reply in ``data`` (:func:`encode_reply`); ValueError when it is not one."""
+    if len(data) < _REPLY_HEAD.size:
+        raise ValueError("a reply shorter than its header")
+    status, truncated, retry_after, size = _REPLY_HEAD.unpack_from(data)
+    start = _REPLY_HEAD.size
+    if len(data) < start + size:
+        raise ValueError("a reply shorter than its header says")
+    return Reply(status, data[start:start + size].decode("utf-8"), data[start + size:],
+                 bool(truncated), retry_after)
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -94,6 +124,9 @@ def limit_memory(megabytes: int) -> None:
 
 # --------------------------------------------------------------------------- answers
 
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
 def _term_json(term: Any) -> dict:
     import pyoxigraph as ox
 
@@ -105,10 +138,36 @@ def _term_json(term: Any) -> dict:
         out = {"type": "literal", "value": term.value}
         if term.language:
             out["xml:lang"] = term.language
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+        elif term.datatype.value != XSD_STRING:
             out["datatype"] = term.datatype.value
         return out
     return {"type": "literal", "value": str(term)}
+
+
+class TermCache:
+    """Each RDF term's SPARQL Results JSON, encoded once: the dataset does not change, so
+    the same terms come back in answer after answer. Bounded (terms a query makes up, such
+    as ``CONCAT`` results, would otherwise grow it): full, it starts again."""
+
+    ENTRIES = 1 << 16
+    LARGEST = 1 << 10  #: bytes; longer terms are encoded each time, not kept
+
+    def __init__(self) -> None:
+        self._known: dict[Any, bytes] = {}
+
+    def __call__(self, term: Any) -> bytes:
+        encoded = self._known.get(term)
+        if encoded is None:
+            encoded = json.dumps(_term_json(term), ensure_ascii=False,
+                                 separators=(",", ":")).encode("utf-8")
+            if len(encoded) <= self.LARGEST:
+                if len(self._known) >= self.ENTRIES:
+                    self._known.clear()
+                self._known[term] = encoded
+        return encoded
+
+
+_TERMS = TermCache()
 
 
 def _take(results, max_rows: int, max_bytes: int, deadline: float) -> tuple[list, bool] | None:
@@ -140,11 +199,14 @@ def _fit(items: list, render, max_bytes: int, truncated: bool) -> tuple[bytes, b
 
 
 def _results(doc: dict, media: str) -> bytes:
+    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    return body if media in (RESULTS["json"], HTML) else _converted(body, media)
+
+
+def _converted(body: bytes, media: str) -> bytes:
+    """SPARQL Results JSON ``body`` in the results format ``media`` (XML, CSV, TSV)."""
     import pyoxigraph as ox
 
-    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    if media in (RESULTS["json"], HTML):
-        return body
     target = getattr(ox.QueryResultsFormat, formats.results_format(media).oxigraph)
     parsed = ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
     return parsed.serialize(format=target)
@@ -179,18 +241,41 @@ def _triples_answer(result, job: dict, limits: Limits, deadline: float) -> Reply
 
 
 def _solutions_answer(result, job: dict, limits: Limits, deadline: float) -> Reply:
+    """The solutions as SPARQL Results JSON, written row by row from each term's cached
+    encoding (:class:`TermCache`), at most ``max_rows`` rows and ``max_answer`` bytes; other
+    results formats are converted from it."""
     names = [v.value for v in result.variables]
-    taken = _take(result, limits.max_rows, limits.max_answer, deadline)
-    if taken is None:
-        return Reply(503, "query time limit exceeded")
-    rows = [{name: _term_json(solution[name]) for name in names
-             if solution[name] is not None} for solution in taken[0]]
+    listed = json.dumps(names, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    head = b'{"head":{"vars":' + listed + b'},"results":{"bindings":['
+    tail = b"]}}"
+    keys = [json.dumps(name, ensure_ascii=False).encode("utf-8") + b":" for name in names]
+    columns = list(enumerate(keys))
+    room = limits.max_answer - len(head) - len(tail)
+    rows: list[bytes] = []
+    size = 0
+    truncated = False
+    terms = _TERMS
+    for solution in result:
+        if len(rows) == limits.max_rows:
+            truncated = True
+            break
+        if time.monotonic() > deadline:
+            return Reply(503, "query time limit exceeded")
+        row = b"{" + b",".join([key + terms(term) for i, key in columns
+                                if (term := solution[i]) is not None]) + b"}"
+        size += len(row) + 1  # and its comma
+        if size - 1 > room:
+            truncated = True
+            break
+        rows.append(row)
+    media = job["media"]
 
     def render(items: list) -> bytes:
-        return _results({"head": {"vars": names}, "results": {"bindings": items}}, job["media"])
+        body = head + b",".join(items) + tail
+        return body if media in (RESULTS["json"], HTML) else _converted(body, media)
 
-    body, truncated = _fit(rows, render, limits.max_answer, taken[1])
-    return Reply(200, job["media"], body, truncated)
+    body, truncated = _fit(rows, render, limits.max_answer, truncated)
+    return Reply(200, media, body, truncated)
 
 
 def execute(store: Any, job: dict, limits: Limits, deadline: float) -> Reply:
@@ -227,20 +312,25 @@ def execute(store: Any, job: dict, limits: Limits, deadline: float) -> Reply:
                           "an invalid value, or a federated query this endpoint never runs)")
 
 
-def _on_big_stack(function, *args) -> Any:
-    """``function(*args)`` on a thread with :data:`QUERY_STACK` bytes of stack."""
-    out: list = []
-    thread = threading.Thread(target=lambda: out.append(function(*args)), name="query")
-    thread.start()
-    thread.join()
-    if not out:  # the thread raised: already printed by threading; report it plainly
-        return Reply(500, "the query worker failed")
-    return out[0]
+def _serve(conn: Any, store: Any, limits: Limits) -> None:
+    """Answer jobs from ``conn`` until the server closes it (EOF, a broken pipe)."""
+    try:
+        conn.send(("ready",))
+        while True:
+            job = conn.recv()
+            deadline = time.monotonic() + limits.timeout
+            try:
+                reply = execute(store, job, limits, deadline)
+            except Exception:  # never seen; the server is told plainly, the worker goes on
+                reply = Reply(500, "the query worker failed")
+            conn.send_bytes(encode_reply(reply))
+    except (EOFError, OSError):  # the server closed the pipe, or gave up on this answer
+        return
 
 
 def worker_main(conn: Any, dump: str, limits: Limits) -> None:
     """A query worker: no network, bounded memory, one in-memory store loaded from the
-    N-Quads dump, jobs from ``conn``.
+    N-Quads dump, jobs from ``conn`` answered on a thread with a large stack.
 
     It ends when the server closes its end of the pipe or goes away (EOF, a broken pipe),
     quietly. Ctrl-C in the terminal reaches the whole process group; stopping the workers is
@@ -253,19 +343,14 @@ def worker_main(conn: Any, dump: str, limits: Limits) -> None:
             conn.send(("no-sandbox", refused))
         return
     limit_memory(limits.worker_memory)
-    threading.stack_size(QUERY_STACK)
     import pyoxigraph as ox
 
     store = ox.Store()
     store.bulk_load(path=dump, format=ox.RdfFormat.N_QUADS)
-    try:
-        conn.send(("ready",))
-        while True:
-            job = conn.recv()
-            deadline = time.monotonic() + limits.timeout
-            conn.send(tuple(_on_big_stack(execute, store, job, limits, deadline)))
-    except (EOFError, OSError):  # the server closed the pipe, or gave up on this answer
-        return
+    threading.stack_size(QUERY_STACK)
+    thread = threading.Thread(target=_serve, args=(conn, store, limits), name="query")
+    thread.start()
+    thread.join()
 
 
 def death_reply(exitcode: int | None, limits: Limits) -> Reply:
