@@ -33,6 +33,7 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,25 @@ class Validators:
         """The ETag of the answer to ``target`` (path and query string); with ``accept``, of
         an answer negotiated by that ``Accept`` header."""
         key = target if accept is None else f"{target}\0{accept}"
-        return f'"{self.build}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"'
+        digest = _digest(key) if len(key) <= DIGESTS_KEPT_UP_TO else _digest.__wrapped__(key)
+        return f'"{self.build}-{digest}"'
 
-    @property
+    @cached_property
     def last_modified(self) -> str:
         return formatdate(self.modified, usegmt=True)
 
     @property
     def cache_control(self) -> str:
         return f"public, max-age={self.max_age}"
+
+
+DIGESTS_KEPT_UP_TO = 8192  #: characters of a path and query whose digest is remembered
+
+
+@lru_cache(maxsize=1024)
+def _digest(key: str) -> str:
+    """16 hex digits of the SHA-256 of ``key`` (remembered: the same URLs come again)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _tags(header: str) -> list[str]:

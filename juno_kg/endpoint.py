@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import json
 import re
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,7 +81,7 @@ class Endpoint:
 
     async def answer(self, request: Request, headers: dict[str, str]) -> Response:
         params: dict[str, list[str]] = {}
-        for key, value in request.query_params.multi_items():
+        for key, value in query_parameters(request.scope.get("query_string", b"")):
             params.setdefault(key, []).append(value)
         if request.method == "POST":
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -174,6 +175,23 @@ class Endpoint:
             label=lambda iri, prefixes: self.site.labels.get(iri) or short_iri(iri,
                                                                                      prefixes),
             prefixes=self.site.prefixes, yasgui=yasgui.page(self.site.base), linkable=linkable)
+
+
+PARSES_KEPT_UP_TO = 8192  #: bytes of a query string whose parse is remembered
+
+
+def query_parameters(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """The parameters of a URL's query string, as Starlette's ``request.query_params``
+    reads them; the parse of a short one is remembered (the same queries come again, and
+    unquoting a long %-encoded query is the largest cost of reading a request)."""
+    if len(raw) <= PARSES_KEPT_UP_TO:
+        return _parse_query_string(raw)
+    return _parse_query_string.__wrapped__(raw)
+
+
+@lru_cache(maxsize=256)
+def _parse_query_string(raw: bytes) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
 def client_of(request) -> str:

@@ -266,8 +266,9 @@ def serve(dist: str | Path = "dist", host: str = DEFAULT_HOST, port: int = DEFAU
     # No limit_concurrency: uvicorn counts every open connection against it, so slow clients
     # holding connections would turn everyone away; the header timeout sheds them instead and
     # the query workers have their own fair queue.
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
-                http=protocol_class(limits), timeout_keep_alive=5, backlog=4096)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                server_header=False, http=protocol_class(limits), timeout_keep_alive=5,
+                backlog=4096)
 
 
 def raise_open_files_limit() -> None:
