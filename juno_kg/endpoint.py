@@ -11,7 +11,6 @@ service description (RDF) or, in a browser, the query page with YASGUI.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from functools import lru_cache
@@ -210,21 +209,28 @@ def endpoint_of(request) -> str:
 
 
 async def run_while_connected(request, work) -> tuple:
-    """Await ``work`` unless the client disconnects first: then it is cancelled (its query's
-    worker is killed) and the request ends."""
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnected(request))
+    """Await ``work`` (a coroutine, run in this task) unless the client disconnects first:
+    then it is cancelled (its query's worker is killed) and the request ends."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnected(request)
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait([task, watch], return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise Refused(499, "the client went away") from None
     finally:
-        watch.cancel()
-        if not task.done():
-            task.cancel()
-    if not task.done() or task.cancelled():
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        raise Refused(499, "the client went away")
-    return task.result()
+        watcher.cancel()
 
 
 async def _disconnected(request) -> None:

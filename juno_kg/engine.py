@@ -102,6 +102,7 @@ class _Channel(asyncio.Protocol):
 class _Worker:
     process: Any
     channel: _Channel
+    prefixes: Any = None  #: the prefix table last sent to it (sent again only when another)
 
 
 class Engine:
@@ -230,11 +231,14 @@ class Engine:
         running = self._running.setdefault(client, asyncio.Semaphore(share))
         try:
             deadline = asyncio.get_running_loop().time() + self.limits.queue_wait
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await running.acquire()
-            except TimeoutError:
-                return self._busy()
+            if running.locked():  # the client's own turn first (no timer when it is free)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await running.acquire()
+                except TimeoutError:
+                    return self._busy()
+            else:
+                await running.acquire()
             try:
                 return await self._run(query, media, prefixes, deadline)
             finally:
@@ -253,19 +257,25 @@ class Engine:
                    deadline: float) -> Reply:
         assert self._idle is not None, "Engine.start() was not awaited"
         loop = asyncio.get_running_loop()
-        try:  # asyncio.timeout, not wait_for: a cancelled wait_for can drop the worker
-            async with asyncio.timeout_at(deadline):
-                worker = await self._idle.get()
-        except TimeoutError:
-            return self._busy()
+        if self._idle.empty():
+            try:  # asyncio.timeout, not wait_for: a cancelled wait_for can drop the worker
+                async with asyncio.timeout_at(deadline):
+                    worker = await self._idle.get()
+            except TimeoutError:
+                return self._busy()
+        else:
+            worker = self._idle.get_nowait()
+        # the prefixes go once to each worker, which keeps them (None: the ones it has)
         job = pickle.dumps({"text": query.text, "default": query.default_graphs,
                             "named": query.named_graphs, "media": media,
-                            "prefixes": prefixes}, pickle.HIGHEST_PROTOCOL)
+                            "prefixes": None if prefixes is worker.prefixes else prefixes},
+                           pickle.HIGHEST_PROTOCOL)
         channel = worker.channel
         try:
             answer = channel.expect()
             if channel.transport is not None and not channel.closed:
                 channel.transport.write(struct.pack("!i", len(job)) + job)
+                worker.prefixes = prefixes
             async with asyncio.timeout(self.limits.timeout):
                 reply = decode_reply(await answer)
         except (TimeoutError, EOFError, ValueError, asyncio.CancelledError) as exc:

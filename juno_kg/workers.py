@@ -15,7 +15,8 @@ deep but legal nesting parses; what is deeper than ``Limits.max_nesting`` never 
 engine (:mod:`juno_kg.guard`).
 
 The pipe: the server sends a job (a pickled dict: ``text``, ``default``, ``named``, ``media``,
-``prefixes``) as one ``multiprocessing`` message; the worker answers with one message of
+``prefixes``, the latter None when they are the previous job's) as one ``multiprocessing``
+message; the worker answers with one message of
 :func:`encode_reply`'s bytes (a fixed header, the media type or message, the body), never a
 pickle, so the server unpickles nothing a query could have shaped. Both are framed as
 ``multiprocessing.Connection`` frames them (a 4-byte big-endian length, or -1 and 8 bytes).
@@ -314,10 +315,14 @@ def execute(store: Any, job: dict, limits: Limits, deadline: float) -> Reply:
 
 def _serve(conn: Any, store: Any, limits: Limits) -> None:
     """Answer jobs from ``conn`` until the server closes it (EOF, a broken pipe)."""
+    prefixes: dict[str, str] = {}
     try:
         conn.send(("ready",))
         while True:
             job = conn.recv()
+            if job.get("prefixes") is None:  # the same as the job before
+                job["prefixes"] = prefixes
+            prefixes = job["prefixes"]
             deadline = time.monotonic() + limits.timeout
             try:
                 reply = execute(store, job, limits, deadline)
