@@ -11,6 +11,12 @@ limit passes or the request is cancelled (its client went away), the worker is k
 its socket closed, and a fresh worker is started; a worker that dies by itself (memory,
 a crash) closes its end, and the waiting request learns it at once (EOF).
 
+Queries waiting for a worker wait in one first-come-first-served line. A worker whose answer
+has just been read is given the next query in that same callback, before the request that
+gets the answer runs again: on a small machine the server's event loop is busy, and a worker
+left waiting for it is a core left idle. The time limit of a query runs from when it was
+sent to its worker.
+
 Fairness: one client address may have ``Limits.per_client`` queries running and
 ``Limits.per_client_queue`` waiting for their turn (so a client that sends many queries at
 once has them answered one after the other, while the other workers stay free for other
@@ -31,7 +37,8 @@ import os
 import pickle
 import socket
 import struct
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,15 +53,19 @@ class SandboxUnavailable(RuntimeError):
 
 
 class _Channel(asyncio.Protocol):
-    """The server's end of one worker's socket: whole frames out of the bytes as they come.
+    """The server's end of one worker's socket: whole answers out of the bytes as they come.
 
-    One answer is expected at a time (:meth:`expect`); a frame longer than ``largest`` bytes
-    is no answer this worker may give, and fails the wait (ValueError) as EOF does."""
+    One answer is expected at a time (:meth:`expect`); a frame longer than ``largest`` bytes,
+    or one that is no :func:`workers.encode_reply`, fails the wait (ValueError) as EOF does.
+    ``on_answer`` is called as soon as an answer is whole (the worker is free again), and
+    ``on_lost`` when the socket closes."""
 
     def __init__(self, largest: int) -> None:
         self.largest = largest
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.on_answer: Callable[[], None] | None = None
+        self.on_lost: Callable[[], None] | None = None
         self._buffer = bytearray()
         self._waiter: asyncio.Future | None = None
 
@@ -62,7 +73,7 @@ class _Channel(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def expect(self) -> asyncio.Future:
-        """A future for the next whole frame (EOFError if the worker is gone first)."""
+        """A future for the next answer (EOFError if the worker is gone first)."""
         self._waiter = asyncio.get_running_loop().create_future()
         if self.closed:
             self._waiter.set_exception(EOFError())
@@ -90,12 +101,21 @@ class _Channel(asyncio.Protocol):
             return
         frame = bytes(buffer[start:start + size])
         del buffer[:start + size]
-        waiter.set_result(frame)
+        try:
+            reply = decode_reply(frame)
+        except ValueError as exc:
+            waiter.set_exception(exc)
+            return
+        waiter.set_result(reply)
+        if self.on_answer is not None:
+            self.on_answer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(EOFError())
+        if self.on_lost is not None:
+            self.on_lost()
 
 
 @dataclass(eq=False)
@@ -103,6 +123,18 @@ class _Worker:
     process: Any
     channel: _Channel
     prefixes: Any = None  #: the prefix table last sent to it (sent again only when another)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A query on its way to a worker: what is sent, and, once sent, to whom and when."""
+
+    job: dict
+    prefixes: Any
+    assigned: asyncio.Future  #: done when a worker has it (its answer is then awaited)
+    worker: _Worker | None = None
+    answer: asyncio.Future | None = None
+    sent_at: float = 0.0
 
 
 class Engine:
@@ -116,7 +148,9 @@ class Engine:
         self.limits = limits
         self._cache: OrderedDict[tuple, Reply] = OrderedDict()
         self._cached_bytes = 0
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._free: list[_Worker] = []  # workers with nothing to do
+        self._waiting: deque[_Job] = deque()  # queries waiting for a worker, first come first
+        self._started = False
         self._all: set[_Worker] = set()
         self._ctx = multiprocessing.get_context("spawn")
         self._replacing: set[asyncio.Task] = set()
@@ -162,21 +196,24 @@ class Engine:
             process.kill()
             raise
         worker = _Worker(process, channel)
+        channel.on_answer = lambda: self._free_worker(worker)
+        channel.on_lost = lambda: self._lost(worker)
         self._all.add(worker)
         return worker
 
     async def start(self) -> None:
         self._stopping = False
-        self._idle = asyncio.Queue()
+        self._started = True
         workers = await asyncio.gather(*[self._start_worker()
                                          for _ in range(self.limits.workers)])
         for worker in workers:
-            self._idle.put_nowait(worker)
+            self._free_worker(worker)
 
     async def stop(self) -> None:
         self._stopping = True
         if self._replacing:  # let a replacement under way finish, so its worker is stopped too
             await asyncio.gather(*self._replacing, return_exceptions=True)
+        self._free.clear()
         await asyncio.gather(*[self._retire(worker) for worker in list(self._all)])
 
     async def _retire(self, worker: _Worker) -> None:
@@ -193,9 +230,38 @@ class Engine:
         await self._retire(worker)
         if self._stopping:
             return
-        fresh = await self._start_worker()
-        assert self._idle is not None
-        self._idle.put_nowait(fresh)
+        self._free_worker(await self._start_worker())
+
+    def _free_worker(self, worker: _Worker) -> None:
+        """``worker`` has nothing to do: send it the first query waiting, at once (from the
+        callback that read its last answer, so it never waits for the request that gets
+        that answer to run), or keep it for the next one."""
+        if worker not in self._all or worker.channel.closed:
+            return
+        while self._waiting:
+            job = self._waiting.popleft()
+            if not job.assigned.done():  # not given up (queue wait, client gone)
+                self._send(worker, job)
+                job.assigned.set_result(None)
+                return
+        self._free.append(worker)
+
+    def _lost(self, worker: _Worker) -> None:
+        """A worker's socket closed; one that had nothing to do is replaced now."""
+        if worker in self._free:
+            self._free.remove(worker)
+            self._replace_later(worker)
+
+    def _send(self, worker: _Worker, job: _Job) -> None:
+        # the prefixes go once to each worker, which keeps them (None: the ones it has)
+        job.job["prefixes"] = None if job.prefixes is worker.prefixes else job.prefixes
+        frame = pickle.dumps(job.job, pickle.HIGHEST_PROTOCOL)
+        channel = worker.channel
+        job.worker, job.answer = worker, channel.expect()
+        job.sent_at = asyncio.get_running_loop().time()
+        if channel.transport is not None and not channel.closed:
+            channel.transport.write(struct.pack("!i", len(frame)) + frame)
+            worker.prefixes = job.prefixes
 
     def _replace_later(self, worker: _Worker) -> None:
         task = asyncio.ensure_future(self._replace(worker))
@@ -255,30 +321,38 @@ class Engine:
 
     async def _run(self, query: Query, media: str, prefixes: dict[str, str],
                    deadline: float) -> Reply:
-        assert self._idle is not None, "Engine.start() was not awaited"
+        assert self._started, "Engine.start() was not awaited"
         loop = asyncio.get_running_loop()
-        if self._idle.empty():
+        job = _Job({"text": query.text, "default": query.default_graphs,
+                    "named": query.named_graphs, "media": media}, prefixes,
+                   loop.create_future())
+        if self._free:
+            self._send(self._free.pop(), job)
+        else:
+            self._waiting.append(job)
             try:  # asyncio.timeout, not wait_for: a cancelled wait_for can drop the worker
                 async with asyncio.timeout_at(deadline):
-                    worker = await self._idle.get()
-            except TimeoutError:
-                return self._busy()
-        else:
-            worker = self._idle.get_nowait()
-        # the prefixes go once to each worker, which keeps them (None: the ones it has)
-        job = pickle.dumps({"text": query.text, "default": query.default_graphs,
-                            "named": query.named_graphs, "media": media,
-                            "prefixes": None if prefixes is worker.prefixes else prefixes},
-                           pickle.HIGHEST_PROTOCOL)
-        channel = worker.channel
+                    await job.assigned
+            except (TimeoutError, asyncio.CancelledError) as exc:
+                if job.worker is not None and isinstance(exc, asyncio.CancelledError):
+                    self._replace_later(job.worker)  # it was given the query as it ended
+                    raise
+                if job.worker is None:
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    return self._busy()
+                # a worker was given the query just as the wait ended: go on
+        worker, answer = job.worker, job.answer
+        assert worker is not None and answer is not None
         try:
-            answer = channel.expect()
-            if channel.transport is not None and not channel.closed:
-                channel.transport.write(struct.pack("!i", len(job)) + job)
-                worker.prefixes = prefixes
-            async with asyncio.timeout(self.limits.timeout):
-                reply = decode_reply(await answer)
+            async with asyncio.timeout_at(job.sent_at + self.limits.timeout):
+                return await answer
         except (TimeoutError, EOFError, ValueError, asyncio.CancelledError) as exc:
+            if answer.done() and not answer.cancelled() and answer.exception() is None:
+                # answered just as the wait ended; the worker has gone on to the next query
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return answer.result()
             if isinstance(exc, (EOFError, ValueError)):  # the query ended its worker
                 if isinstance(exc, ValueError):  # or it sent what no worker sends
                     worker.process.kill()
@@ -291,5 +365,3 @@ class Engine:
                 return Reply(503, f"query stopped: it ran longer than the time limit of "
                                   f"{self.limits.timeout:g} s")
             return died
-        self._idle.put_nowait(worker)
-        return reply
