@@ -76,7 +76,7 @@ class _Channel(asyncio.Protocol):
         """A future for the next answer (EOFError if the worker is gone first)."""
         self._waiter = asyncio.get_running_loop().create_future()
         if self.closed:
-            self._waiter.set_exception(EOFError())
+            self._fail(EOFError())
         else:
             self._deliver()
         return self._waiter
@@ -95,7 +95,7 @@ class _Channel(asyncio.Protocol):
                 return
             (size,), start = struct.unpack_from("!Q", buffer, 4), 12
         if size < 0 or size > self.largest:
-            waiter.set_exception(ValueError(f"a frame of {size} bytes from a query worker"))
+            self._fail(ValueError(f"a frame of {size} bytes from a query worker"))
             return
         if len(buffer) < start + size:
             return
@@ -104,16 +104,21 @@ class _Channel(asyncio.Protocol):
         try:
             reply = decode_reply(frame)
         except ValueError as exc:
-            waiter.set_exception(exc)
+            self._fail(exc)
             return
         waiter.set_result(reply)
         if self.on_answer is not None:
             self.on_answer()
 
+    def _fail(self, exc: Exception) -> None:
+        assert self._waiter is not None
+        self._waiter.set_exception(exc)
+        self._waiter.exception()  # not logged when the request gave up and never awaits it
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(EOFError())
+            self._fail(EOFError())
         if self.on_lost is not None:
             self.on_lost()
 
@@ -264,6 +269,16 @@ class Engine:
             worker.prefixes = job.prefixes
 
     def _replace_later(self, worker: _Worker) -> None:
+        """Kill ``worker`` now and start another: from this moment it is given nothing (an
+        answer it had already sent is dropped), and it is replaced once however many
+        requests learn of its end."""
+        if worker not in self._all:
+            return  # being replaced already
+        self._all.discard(worker)
+        if worker in self._free:
+            self._free.remove(worker)
+        worker.channel.on_answer = worker.channel.on_lost = None
+        worker.process.kill()
         task = asyncio.ensure_future(self._replace(worker))
         self._replacing.add(task)
         task.add_done_callback(self._replacing.discard)
@@ -356,8 +371,11 @@ class Engine:
             if isinstance(exc, (EOFError, ValueError)):  # the query ended its worker
                 if isinstance(exc, ValueError):  # or it sent what no worker sends
                     worker.process.kill()
-                await loop.run_in_executor(None, worker.process.join, 2)
-                died = death_reply(worker.process.exitcode, self.limits)
+                exitcode = None
+                with contextlib.suppress(ValueError):  # closed: replaced meanwhile
+                    await loop.run_in_executor(None, worker.process.join, 2)
+                    exitcode = worker.process.exitcode
+                died = death_reply(exitcode, self.limits)
             self._replace_later(worker)
             if isinstance(exc, asyncio.CancelledError):
                 raise
