@@ -23,6 +23,7 @@ from starlette.responses import Response
 from . import formats, yasgui
 from .engine import Engine
 from .guard import check_query
+from .httpguard import DISCONNECT_EXTENSION
 from .limits import Limits, Refused
 from .model import short_iri
 from .negotiation import best_match, choose_type, format_from_param, rdf_offers
@@ -210,18 +211,29 @@ def endpoint_of(request) -> str:
 
 async def run_while_connected(request, work) -> tuple:
     """Await ``work`` (a coroutine, run in this task) unless the client disconnects first:
-    then it is cancelled (its query's worker is killed) and the request ends."""
+    then it is cancelled (its query's worker is killed) and the request ends.
+
+    Under ``juno-kg serve`` the server says when the connection is lost
+    (:data:`httpguard.DISCONNECT_EXTENSION`); elsewhere a task watches ``receive()``."""
     task = asyncio.current_task()
     assert task is not None
     gone = False
 
-    async def watch() -> None:
+    def cancel() -> None:
         nonlocal gone
-        await _disconnected(request)
         gone = True
         task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    hook = request.scope.get("extensions", {}).get(DISCONNECT_EXTENSION)
+    watcher = None
+    if hook is not None:
+        hook.add(cancel)
+    else:
+        async def watch() -> None:
+            await _disconnected(request)
+            cancel()
+
+        watcher = asyncio.ensure_future(watch())
     try:
         return await work
     except asyncio.CancelledError:
@@ -230,7 +242,10 @@ async def run_while_connected(request, work) -> tuple:
         task.uncancel()
         raise Refused(499, "the client went away") from None
     finally:
-        watcher.cancel()
+        if hook is not None:
+            hook.discard(cancel)
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _disconnected(request) -> None:

@@ -6,7 +6,8 @@
   line may be ``Limits.max_url`` bytes (414) and the header fields ``Limits.max_header``
   bytes (431), counted as the bytes arrive, before anything is buffered beyond them. A client
   that sends a byte every few seconds, or nothing, holds a connection for a bounded time and
-  no worker, task or concurrency slot at all.
+  no worker, task or concurrency slot at all. A request may ask to be told when its
+  connection is lost (:data:`DISCONNECT_EXTENSION`).
 - :class:`Hardened` wraps the app: every response carries the security headers and the CORS
   header, including a 500 from an unexpected error (which never shows a traceback).
 """
@@ -29,6 +30,10 @@ CORS = (b"access-control-allow-origin", b"*")
 _REASONS = {408: "Request Timeout", 414: "URI Too Long",
             431: "Request Header Fields Too Large"}
 log = logging.getLogger("juno_kg.serve")
+#: the ASGI scope extension (a set) where a request's handler may put a callback to be run
+#: when its client's connection is lost; the server calls it at once, without the request
+#: having to watch ``receive()`` in a task of its own
+DISCONNECT_EXTENSION = "juno_kg.disconnect"
 
 
 def _close_with(transport: Any, status: int, message: str) -> None:
@@ -40,6 +45,27 @@ def _close_with(transport: Any, status: int, message: str) -> None:
     transport.close()
 
 
+class _DisconnectHooks:
+    """A connection's requests' callbacks for its loss (:data:`DISCONNECT_EXTENSION`)."""
+
+    def __init__(self) -> None:
+        self._sets: list[set] = []
+
+    def offer(self, scope: dict) -> None:
+        """Give the request of ``scope`` a set to put its callbacks in."""
+        if len(self._sets) > 4:  # those of requests answered are empty
+            self._sets = [callbacks for callbacks in self._sets if callbacks]
+        callbacks: set = set()
+        self._sets.append(callbacks)
+        scope["extensions"] = {**scope.get("extensions", {}), DISCONNECT_EXTENSION: callbacks}
+
+    def lost(self) -> None:
+        sets, self._sets = self._sets, []
+        for callbacks in sets:
+            for callback in list(callbacks):
+                callback()
+
+
 def protocol_class(limits: Limits) -> type:
     """uvicorn's httptools protocol with a header timeout and header size limits."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -48,6 +74,7 @@ def protocol_class(limits: Limits) -> type:
         _timer: Any = None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            self._hooks = _DisconnectHooks()
             super().connection_made(transport)
             self._expect_head()
 
@@ -101,6 +128,7 @@ def protocol_class(limits: Limits) -> type:
         def on_headers_complete(self) -> None:
             self._in_head = False
             self._cancel_timer()
+            self._hooks.offer(self.scope)
             super().on_headers_complete()
 
         def on_response_complete(self) -> None:
@@ -112,6 +140,7 @@ def protocol_class(limits: Limits) -> type:
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_timer()
             super().connection_lost(exc)
+            self._hooks.lost()
 
     return GuardedHttpToolsProtocol
 
