@@ -286,6 +286,8 @@ def publish(ctx: click.Context, out: Path) -> None:
               help="Queries of one client address waiting for their turn [default: 16].")
 @click.option("--queue-wait", type=float, envvar="JUNO_KG_QUEUE_WAIT", metavar="SECONDS",
               help="Longest wait for a free query worker before a 503 [default: 10].")
+@click.option("--worker-nice", type=click.IntRange(0, 19), envvar="JUNO_KG_WORKER_NICE",
+              help="How much lower the query workers' CPU priority is (nice) [default: 5].")
 @click.option("--no-sandbox", is_flag=True, default=None,
               help="Run query workers without their own network namespace (unsafe: SERVICE "
                    "can then reach the network); only where namespaces are unavailable.")
@@ -308,7 +310,7 @@ def serve(dist: Path, host: str, port: int, timeout: float | None, max_rows: int
              "max_nesting": "max_nesting", "max_header_bytes": "max_header",
              "header_timeout": "header_timeout", "per_client": "per_client",
              "per_client_queue": "per_client_queue",
-             "queue_wait": "queue_wait"}
+             "queue_wait": "queue_wait", "worker_nice": "worker_nice"}
     extra = {names[k]: v for k, v in hardening.items() if k in names}
     if hardening.get("no_sandbox"):
         extra["sandbox"] = False

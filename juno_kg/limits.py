@@ -38,6 +38,7 @@ ENVIRONMENT = {
     "per_client_queue": "JUNO_KG_PER_CLIENT_QUEUE",
     "queue_wait": "JUNO_KG_QUEUE_WAIT",
     "sandbox": "JUNO_KG_SANDBOX",
+    "worker_nice": "JUNO_KG_WORKER_NICE",
 }
 
 
@@ -72,6 +73,9 @@ class Limits:
     #: query workers in a network namespace of their own (no network at all); turning it
     #: off is an explicit opt-out for platforms without one
     sandbox: bool = True
+    #: how much lower the query workers' CPU priority is than the server's (``nice``): when
+    #: the cores are all busy the event loop, which every request passes through, goes first
+    worker_nice: int = 5
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Limits:
@@ -83,7 +87,7 @@ class Limits:
                 or limits.worker_memory < 256 or limits.max_nesting < 8 \
                 or limits.max_header < 1024 or limits.header_timeout <= 0 \
                 or limits.per_client < 1 or limits.per_client_queue < 0 \
-                or limits.queue_wait < 0:
+                or limits.queue_wait < 0 or not 0 <= limits.worker_nice <= 19:
             raise ValueError(f"limits out of range: {limits}")
         return limits
 

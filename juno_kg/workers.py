@@ -8,7 +8,9 @@ namespace has no interface but a loopback that is down: every ``connect`` fails 
 is unreachable", whatever the query text. Where no namespace can be made the endpoint does not
 start, unless the user opts out explicitly (``--no-sandbox``, ``JUNO_KG_SANDBOX=0``).
 
-Each worker also has an address-space limit (``RLIMIT_AS``): a query that needs more memory
+Workers run at a lower CPU priority than the server (``Limits.worker_nice``): every request
+passes through the server's single event loop, which must not wait for a core while a query
+runs. Each worker also has an address-space limit (``RLIMIT_AS``): a query that needs more memory
 ends its worker (or raises), the client gets a 503 saying so, and a fresh worker replaces it.
 Queries run on one long-lived thread with a large stack (started once, not per query), so
 deep but legal nesting parses; what is deeper than ``Limits.max_nesting`` never reaches the
@@ -348,6 +350,9 @@ def worker_main(conn: Any, dump: str, limits: Limits) -> None:
             conn.send(("no-sandbox", refused))
         return
     limit_memory(limits.worker_memory)
+    if limits.worker_nice:
+        with contextlib.suppress(OSError):
+            os.nice(limits.worker_nice)
     import pyoxigraph as ox
 
     store = ox.Store()
