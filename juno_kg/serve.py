@@ -243,8 +243,10 @@ def create_app(dist: str | Path, limits: Limits | None = None):
         Mount("/", app=StaticFiles(directory=site.dist, html=True)),
     ]
     middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
-                             allow_headers=["Accept", "Content-Type"],
-                             expose_headers=["Location", "X-Results-Truncated",
+                             allow_headers=["Accept", "Content-Type", "If-None-Match",
+                                            "If-Modified-Since"],
+                             expose_headers=["Location", "ETag", "Retry-After",
+                                             "X-Results-Truncated",
                                              *limits.headers()]),
                   Middleware(caching.HTTPCaching, dist=site.dist, salt=repr(limits)),
                   Middleware(yasgui.PagePolicy)]

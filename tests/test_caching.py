@@ -94,6 +94,22 @@ def test_a_negotiated_answer_has_an_etag_of_its_own(client):
     assert other.status_code == 200
 
 
+def test_a_script_on_another_origin_can_revalidate(client):
+    """A browser lets a page's script read ETag and send If-None-Match only if CORS says so."""
+    path, headers = ANSWERS["sparql"]
+    first = client.get(path, headers={**headers, "Origin": "https://example.org"})
+    listed = first.headers["access-control-expose-headers"]
+    exposed = {h.strip().lower() for h in listed.split(",")}
+    assert "etag" in exposed and "retry-after" in exposed
+    preflight = client.options(path, headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "If-None-Match, If-Modified-Since"})
+    assert preflight.status_code == 200, preflight.text
+    listed = preflight.headers["access-control-allow-headers"]
+    allowed = {h.strip().lower() for h in listed.split(",")}
+    assert {"if-none-match", "if-modified-since"} <= allowed
+
+
 def test_redirects_are_cacheable_errors_are_not_posts_are_left_alone(client):
     see_other = client.get("/id/person/kimya-dawson", headers=TURTLE)
     assert see_other.status_code == 303
