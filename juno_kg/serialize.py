@@ -199,21 +199,79 @@ def expanded_jsonld(graph: Graph) -> list:
     return json.loads(sorted_graph(graph).serialize(format="json-ld"))
 
 
+#: IRIs pyld compacted: (active context, arguments) -> term, CURIE or IRI; shared by every
+#: processor of the process (a build compacts some 450 documents with one context).
+_COMPACTED: dict[tuple, str] = {}
+_CONTEXTS: dict[str, int] = {}  # an active context's content -> a small number
+_MAX_COMPACTED = 200_000
+
+
+def _processor():
+    """A pyld processor that remembers the IRIs it compacted.
+
+    pyld looks for a term or CURIE for an IRI by scanning every term of the context, each
+    time the IRI occurs: with our context (a term per property, sixty prefixes) that scan
+    was a quarter of a build. Its answer depends only on the arguments and the active
+    context, so it is kept, keyed on the context's content and the arguments; calls with
+    values nested deeper than a value or a node reference are not kept (their key would
+    cost more than the scan). The same output as pyld's own processor (a test compares).
+    """
+    from pyld.jsonld import JsonLdProcessor
+
+    class Processor(JsonLdProcessor):
+        def __init__(self) -> None:
+            super().__init__()
+            self._contexts: dict[int, tuple[dict, int]] = {}
+
+        def _context_number(self, active_ctx: dict) -> int:
+            known = self._contexts.get(id(active_ctx))
+            if known is None:  # the context is held, so that its id is not reused
+                content = repr({k: v for k, v in active_ctx.items() if k != "_uuid"})
+                known = (active_ctx, _CONTEXTS.setdefault(content, len(_CONTEXTS)))
+                self._contexts[id(active_ctx)] = known
+            return known[1]
+
+        def _compact_iri(self, active_ctx, iri, *args, **kwargs):
+            key = _call_key(iri, args, kwargs)
+            if key is None:
+                return super()._compact_iri(active_ctx, iri, *args, **kwargs)
+            key = (self._context_number(active_ctx), *key)
+            answer = _COMPACTED.get(key)
+            if answer is None:
+                answer = super()._compact_iri(active_ctx, iri, *args, **kwargs)
+                if len(_COMPACTED) >= _MAX_COMPACTED:
+                    _COMPACTED.clear()
+                _COMPACTED[key] = answer
+            return answer
+
+    return Processor()
+
+
+def _call_key(iri, args: tuple, kwargs: dict) -> tuple | None:
+    """The arguments of a ``_compact_iri`` call as a key, or None if not worth keeping."""
+    for v in (*args, *kwargs.values()):
+        if isinstance(v, dict):
+            if any(isinstance(x, (dict, list)) for x in v.values()):
+                return None
+        elif not (v is None or isinstance(v, (str, bool, int, float))):
+            return None
+    return (iri, tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+                       for v in args),
+            tuple(sorted((k, json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
+                         for k, v in kwargs.items())))
+
+
 def compact_jsonld(graph: Graph, context: dict) -> dict:
     """``graph`` compacted with ``context`` by pyld (an independent JSON-LD processor)."""
-    from pyld import jsonld
-
-    doc = jsonld.compact(expanded_jsonld(graph), context,
-                         {"documentLoader": _no_fetch, "graph": True})
+    doc = _processor().compact(expanded_jsonld(graph), context,
+                               {"documentLoader": _no_fetch, "graph": True})
     return canonical_json(doc)
 
 
 def frame_jsonld(graph: Graph, context: dict, frame_body: dict) -> dict:
-    from pyld import jsonld
-
     frame = {**context, **frame_body}
-    doc = jsonld.frame(expanded_jsonld(graph), frame,
-                       {"documentLoader": _no_fetch, "embed": "@once", "omitGraph": False})
+    doc = _processor().frame(expanded_jsonld(graph), frame,
+                             {"documentLoader": _no_fetch, "embed": "@once", "omitGraph": False})
     return canonical_json(doc)
 
 

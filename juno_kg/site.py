@@ -105,29 +105,12 @@ def named_queries(base: str | None = None) -> list[dict]:
     return out
 
 
-# --------------------------------------------------------------------------- the graph
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- pages
-
-
-
-
-
 
 
 def resource_graph(model: Model, node: URIRef) -> Dataset:
     """The data of one resource: what it says (every graph) and what points at it."""
-    ds = Dataset()
-    for prefix, ns in model.prefixes.items():
-        ds.bind(prefix, ns, override=True, replace=True)
+    ds = Dataset()  # no prefixes bound: each format's writer binds those it uses
     for p, o, g in model.out.get(node, ()):
         ds.graph(URIRef(model.settings.graph_iri(g))).add((node, p, o))
     for s, p, g in model.inv.get(node, ()):
@@ -146,12 +129,13 @@ def _in_every_format(model: Model, ds: Dataset,
     """The named graphs of ``ds`` that hold triples, in every registry format: the quad
     formats keep the graphs, the triple formats merge them."""
     names = sorted({URIRef(c.identifier) for c in ds.graphs() if len(c)}, key=str)
-    triples = Graph()
-    for prefix, ns in model.prefixes.items():
-        triples.bind(prefix, ns, override=True, replace=True)
+    nquads = serialize_dataset(ds, formats.get("nquads"), names)
+    triples = Graph(bind_namespaces="none")
+    for prefix, ns in model.prefixes.items():  # binding costs: only those the data uses
+        if ns.encode() in nquads:
+            triples.bind(prefix, ns, override=True, replace=True)
     for name in names:
         triples += ds.graph(name)
-    nquads = serialize_dataset(ds, formats.get("nquads"), names)
     return [(fmt, serialize_resource(ds, names, triples, fmt, context, model.prefixes, nquads))
             for fmt in DATA_FORMATS]
 
@@ -207,36 +191,6 @@ def resource_page(model: Model, env, node: URIRef, schema_view: str) -> bytes:
         data=[(f, f"{root}data/{path}.{f.extension}") for f in DATA_FORMATS],
         graphs=graphs, schema_view=schema_view, base=model.base)
     return html.encode("utf-8")
-
-
-# --------------------------------------------------------------------------- index
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# --------------------------------------------------------------------------- ontology
-
-
-
-
-
-# --------------------------------------------------------------------------- deployment
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- entry points

@@ -114,10 +114,14 @@ def run_tasks(tasks: list[Callable[[], dict[str, bytes]]],
     return files
 
 
-def _union_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
+def _union_dumps(sources: Sources, context: dict,
+                 writers: tuple[str, ...] | None = None) -> dict[str, bytes]:
+    """The whole dataset in every format (or those whose ``writer`` is in ``writers``)."""
     union = union_graph(sources)
     files = {}
     for fmt in formats.FORMATS:
+        if writers is not None and fmt.writer not in writers:
+            continue
         path = layout.dump_path(fmt)
         if fmt.quads:
             files[path] = serialize_dataset(sources.dataset, fmt, graph_names(sources))
@@ -140,10 +144,12 @@ def _graph_dumps(sources: Sources, context: dict) -> dict[str, bytes]:
                 files[layout.graph_dump_path(name, fmt)] = serialize_graph(g, fmt, context)
     files[layout.VOID_FILE] = files[layout.graph_dump_path("meta", formats.get("turtle"))]
     files[layout.SHAPES_DUMP] = serialize_graph(sources.shapes, formats.get("turtle"))
-    framed = frame_document(sources, context)
-    if framed is not None:
-        files[layout.FRAMED_DUMP] = jsonld_bytes(framed)
     return files
+
+
+def _framed_dump(sources: Sources, context: dict) -> dict[str, bytes]:
+    framed = frame_document(sources, context)
+    return {} if framed is None else {layout.FRAMED_DUMP: jsonld_bytes(framed)}
 
 
 def render(prepared: Prepared, jobs: int | None = None) -> dict[str, bytes]:
@@ -154,8 +160,14 @@ def render(prepared: Prepared, jobs: int | None = None) -> dict[str, bytes]:
 
     sources, context, settings = prepared.sources, prepared.context, prepared.settings
     model = Model(sources)
-    tasks = [partial(_union_dumps, sources, context), partial(_graph_dumps, sources, context),
-             *site_tasks(model, context, void=_VOID_LATER)]
+    # the longest first, so that the last to finish are short (the JSON-LD compaction of
+    # the whole dataset is a third of the dumps' work)
+    others = tuple({fmt.writer for fmt in formats.FORMATS} - {"jsonld"})
+    tasks = [partial(_union_dumps, sources, context, ("jsonld",)),
+             partial(_graph_dumps, sources, context),
+             partial(_union_dumps, sources, context, others),
+             partial(_framed_dump, sources, context),
+             *site_tasks(model, context, void=_VOID_LATER, chunks=6)]
     files: dict[str, bytes] = {CONTEXT_FILE: jsonld_bytes(context)}
     files.update(run_tasks(tasks, jobs))
     files[layout.WELL_KNOWN_VOID] = files[layout.VOID_FILE]
