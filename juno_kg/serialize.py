@@ -7,6 +7,7 @@ Byte-identical output for the same triples, whatever ``PYTHONHASHSEED`` is.
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import resources
 
@@ -247,6 +248,33 @@ def _processor():
     return Processor()
 
 
+@functools.cache
+def _resolver():
+    """pyld's context resolver, except that a context object it resolved before (the same
+    dict: a build passes one context to every document) is not canonicalised again to find
+    it in pyld's cache (a millisecond each time, with our context). Local contexts only:
+    juno-kg never loads remote ones (:func:`_no_fetch`), so the answer depends on nothing
+    else."""
+    from pyld.context_resolver import ContextResolver
+    from pyld.jsonld import _resolved_context_cache
+
+    class Resolver(ContextResolver):
+        def __init__(self) -> None:
+            super().__init__(_resolved_context_cache, _no_fetch)
+            self._seen: dict[int, tuple[dict, list]] = {}
+
+        def resolve(self, active_ctx, context, base, cycles=None):
+            seen = self._seen.get(id(context))
+            if seen is not None and seen[0] is context:
+                return list(seen[1])
+            resolved = super().resolve(active_ctx, context, base, cycles)
+            if isinstance(context, dict) and len(self._seen) < 64:  # held: its id stays
+                self._seen[id(context)] = (context, list(resolved))
+            return resolved
+
+    return Resolver()
+
+
 def _call_key(iri, args: tuple, kwargs: dict) -> tuple | None:
     """The arguments of a ``_compact_iri`` call as a key, or None if not worth keeping."""
     for v in (*args, *kwargs.values()):
@@ -264,14 +292,16 @@ def _call_key(iri, args: tuple, kwargs: dict) -> tuple | None:
 def compact_jsonld(graph: Graph, context: dict) -> dict:
     """``graph`` compacted with ``context`` by pyld (an independent JSON-LD processor)."""
     doc = _processor().compact(expanded_jsonld(graph), context,
-                               {"documentLoader": _no_fetch, "graph": True})
+                               {"documentLoader": _no_fetch, "contextResolver": _resolver(),
+                                "graph": True})
     return canonical_json(doc)
 
 
 def frame_jsonld(graph: Graph, context: dict, frame_body: dict) -> dict:
     frame = {**context, **frame_body}
     doc = _processor().frame(expanded_jsonld(graph), frame,
-                             {"documentLoader": _no_fetch, "embed": "@once", "omitGraph": False})
+                             {"documentLoader": _no_fetch, "contextResolver": _resolver(),
+                              "embed": "@once", "omitGraph": False})
     return canonical_json(doc)
 
 
