@@ -290,10 +290,13 @@ def _call_key(iri, args: tuple, kwargs: dict) -> tuple | None:
 
 
 def compact_jsonld(graph: Graph, context: dict) -> dict:
-    """``graph`` compacted with ``context`` by pyld (an independent JSON-LD processor)."""
+    """``graph`` compacted with ``context`` by pyld (an independent JSON-LD processor).
+
+    rdflib's JSON-LD without a context is already in expanded form, so pyld does not
+    expand it again (a test compares with pyld expanding it)."""
     doc = _processor().compact(expanded_jsonld(graph), context,
                                {"documentLoader": _no_fetch, "contextResolver": _resolver(),
-                                "graph": True})
+                                "graph": True, "skipExpansion": True})
     return canonical_json(doc)
 
 
