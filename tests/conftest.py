@@ -4,8 +4,10 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -159,3 +161,69 @@ def live_server_process(built, tmp_path_factory) -> Iterator[LiveServer]:
 def live_server(live_server_process) -> str:
     """The base URL of ``juno-kg serve`` on a free loopback port (a real uvicorn process)."""
     return live_server_process.url
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+class Listener:
+    """A TCP listener on loopback that counts the connections made to it (the target of
+    SSRF attempts: a query that reaches it made an outgoing connection)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/x"
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    found = Listener()
+    yield found
+    found.close()
+
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+NO_CHROMIUM = ("Debian's chromium and chromium-driver are not installed "
+               "(apt-get install chromium chromium-driver; .ci/run does)")
+
+
+def chromium(profile: Path, log_requests: bool = False):
+    """Debian's headless chromium driven by selenium through chromium-driver; with
+    ``log_requests``, every request of a page is in its performance log (those a
+    Content-Security-Policy blocks included)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
+                 f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    if log_requests:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    return driver

@@ -3,38 +3,22 @@ walks the site served by ``juno-kg serve``: index -> Kimya Dawson -> a group she
 
 from __future__ import annotations
 
-import shutil
-
 import pyoxigraph as ox
 import pytest
 
 from juno_kg.config import DEFAULT_BASE
 
-CHROMIUM = shutil.which("chromium")
-DRIVER = shutil.which("chromedriver")
+from .conftest import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, chromium
+
 JK = f"{DEFAULT_BASE}ontology#"
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None,
-    reason="Debian's chromium and chromium-driver are not installed "
-           "(apt-get install chromium chromium-driver; .ci/run does)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None, reason=NO_CHROMIUM)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
     finally:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
-import threading
 import xml.etree.ElementTree as ET
 
 import pyoxigraph as ox
@@ -251,42 +249,6 @@ def test_named_queries_run_on_the_endpoint(client):
 
 
 # --------------------------------------------------------------------------- hardening
-
-class Listener:
-    """A TCP listener on loopback that counts the connections made to it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/sparql"
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
-@pytest.fixture
-def listener():
-    found = Listener()
-    yield found
-    found.close()
-
 
 def test_the_listener_sees_the_connection_an_unguarded_engine_makes(listener):
     """Control: pyoxigraph alone *does* call out for SERVICE, so the refusals below matter."""

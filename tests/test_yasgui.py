@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,8 +29,8 @@ from juno_kg.site import named_queries
 from juno_kg.vocab import prefix_map
 from juno_kg.yasgui import ASSETS, CSP
 
-CHROMIUM = shutil.which("chromium")
-DRIVER = shutil.which("chromedriver")
+from .conftest import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, chromium
+
 ALBUMS = ("PREFIX schema: <http://schema.org/>\n"
           "SELECT ?album ?name WHERE { ?album a schema:MusicAlbum ; schema:name ?name }")
 
@@ -140,24 +139,9 @@ def test_the_shipped_assets_are_the_recorded_npm_files_with_their_licence():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if CHROMIUM is None or DRIVER is None:
-        pytest.skip("Debian's chromium and chromium-driver are not installed "
-                    "(apt-get install chromium chromium-driver; .ci/run does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    # every request of the page, those a Content-Security-Policy blocks included
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip(NO_CHROMIUM)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"), log_requests=True)
     try:
         yield driver
     finally:
