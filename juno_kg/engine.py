@@ -43,13 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import JunoKGError
 from .guard import Query
 from .limits import Limits
-from .workers import Reply, death_reply, decode_reply, worker_main
+from .workers import SANDBOX_HINT, Reply, death_reply, decode_reply, sandbox_refusal, worker_main
 
 
-class SandboxUnavailable(RuntimeError):
-    """The query workers could not be cut off from the network on this platform."""
+class SandboxUnavailable(JunoKGError):
+    """The query workers could not be cut off from the network on this platform (exit 2)."""
 
 
 class _Channel(asyncio.Protocol):
@@ -179,11 +180,7 @@ class Engine:
             process.join(5)
             parent.close()
             if hello and hello[0] == "no-sandbox":
-                raise SandboxUnavailable(
-                    f"query workers cannot be cut off from the network here ({hello[1]}); "
-                    "the endpoint would let SERVICE make outgoing requests. Run on Linux "
-                    "with user or network namespaces, or opt out explicitly with "
-                    "--no-sandbox (JUNO_KG_SANDBOX=0)")
+                raise SandboxUnavailable(sandbox_refusal(hello[1]), hint=SANDBOX_HINT)
             raise RuntimeError(f"query worker did not start (loading {self.dump} within "
                                f"{self.limits.worker_memory} MB)")
         return process, parent

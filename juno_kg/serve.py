@@ -31,12 +31,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
 from . import formats, layout
-from .engine import Engine, SandboxUnavailable  # noqa: F401 - part of this module's API
+from .engine import Engine, SandboxUnavailable
 from .guard import Query, check_query, unescape  # noqa: F401 - part of this module's API
 from .httpguard import Hardened, protocol_class
 from .limits import Limits, Refused
 from .negotiation import best_match, format_from_param, rdf_offers
-from .workers import HTML
+from .workers import HTML, SANDBOX_HINT, sandbox_problem, sandbox_refusal
 
 # Media types of the registry for static files (data/, dumps/) served by the app.
 for _fmt in formats.FORMATS:
@@ -260,10 +260,13 @@ def serve(dist: str | Path = "dist", host: str = DEFAULT_HOST, port: int = DEFAU
     """Serve the build in ``dist`` until interrupted (uvicorn)."""
     import uvicorn
 
+    limits = limits or Limits.from_env()
     app = create_app(dist, limits)
+    problem = sandbox_problem() if limits.sandbox else None
+    if problem:  # refused here, plainly, not by the first worker under uvicorn's lifespan
+        raise SandboxUnavailable(sandbox_refusal(problem), hint=SANDBOX_HINT)
     echo(f"juno-kg: serving {dist}/ at http://{host}:{port}/ "
          f"(SPARQL endpoint http://{host}:{port}/sparql)")
-    limits = limits or Limits.from_env()
     raise_open_files_limit()
     # No limit_concurrency: uvicorn counts every open connection against it, so slow clients
     # holding connections would turn everyone away; the header timeout sheds them instead and

@@ -105,6 +105,45 @@ def isolate_network() -> str | None:
     return "unshare: " + "; ".join(failures)
 
 
+def sandbox_refusal(problem: str) -> str:
+    """What the server says when query workers cannot be cut off from the network."""
+    return (f"query workers cannot be cut off from the network here ({problem}); the "
+            "endpoint would let SERVICE make outgoing requests")
+
+
+SANDBOX_HINT = ("run on Linux with user or network namespaces enabled, or opt out explicitly "
+                "(unsafe) with --no-sandbox (JUNO_KG_SANDBOX=0)")
+
+
+def sandbox_problem() -> str | None:
+    """Why a query worker could not be cut off from the network here, or None.
+
+    Tried in a forked child (single-threaded, as ``unshare`` wants), so that the server can
+    refuse to start with a plain message before it listens, and keeps its own network.
+    """
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return "no fork() on this platform, and no network namespaces either"
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    probe = context.Process(target=_probe_sandbox, args=(writer,), daemon=True)
+    probe.start()
+    writer.close()
+    try:
+        answer = reader.recv() if reader.poll(30) else "the probe did not answer in 30 s"
+    except (EOFError, OSError):
+        answer = "the probe ended without an answer"
+    finally:
+        reader.close()
+        probe.join(5)
+    return answer
+
+
+def _probe_sandbox(out: Any) -> None:
+    out.send(isolate_network())
+
+
 def network_is_gone() -> bool:
     """Whether this process can reach no address: a UDP connect to loopback fails."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

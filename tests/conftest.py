@@ -112,16 +112,17 @@ uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
 
 
 @contextlib.contextmanager
-def juno_kg_serve(dist: Path, log: Path, *options: str,
-                  loop: str | None = None) -> Iterator[LiveServer]:
+def juno_kg_serve(dist: Path, log: Path, *options: str, loop: str | None = None,
+                  wrapper: tuple[str, ...] = ()) -> Iterator[LiveServer]:
     """Run ``python -m juno_kg serve`` as a user runs ``juno-kg serve``: uvicorn with the
     event loop it picks by default (uvloop, which ``uvicorn[standard]`` installs); with
-    ``loop`` (``asyncio``), the same app under uvicorn on that loop instead."""
+    ``loop`` (``asyncio``), the same app under uvicorn on that loop instead; ``wrapper``
+    is a command that runs it (``unshare …``)."""
     port = free_port()
     args = (["-c", UVICORN_ON, str(dist), str(port), loop] if loop else
             ["-m", "juno_kg", "serve", "--dist", str(dist), "--port", str(port), *options])
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out,
+        proc = subprocess.Popen([*wrapper, sys.executable, *args], cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     server = LiveServer(f"http://127.0.0.1:{port}", proc, log)

@@ -188,6 +188,60 @@ def test_service_run_by_a_worker_itself_never_reaches_the_listener(built, listen
     assert listener.connections == 0
 
 
+# Where no network namespace can be made: the limits of this user namespace allow none.
+NO_NAMESPACES = ("unshare", "--user", "--map-root-user", "sh", "-c",
+                 "echo 0 > /proc/sys/user/max_net_namespaces && "
+                 "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"", "sh")
+
+
+@pytest.fixture(scope="module")
+def without_namespaces() -> tuple[str, ...]:
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux's unshare is not installed (Debian has it in every system)")
+    made = subprocess.run([*NO_NAMESPACES, "unshare", "--net", "true"], capture_output=True,
+                          text=True, timeout=30)
+    if "No space left on device" not in made.stderr:
+        pytest.skip(f"cannot make a user namespace that forbids network namespaces here "
+                    f"(exit {made.returncode}: {made.stderr.strip()})")
+    return NO_NAMESPACES
+
+
+def test_without_network_namespaces_the_server_refuses_to_start(built, without_namespaces):
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    port = free_port()
+    done = subprocess.run([*without_namespaces, sys.executable, "-m", "juno_kg", "serve",
+                           "--dist", str(built), "--port", str(port)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done
+    assert "cannot be cut off from the network" in done.stderr
+    assert "--no-sandbox" in done.stderr and "Traceback" not in done.stderr + done.stdout
+    assert "serving" not in done.stdout  # it never said it was serving
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_no_sandbox_starts_there_and_the_text_check_still_refuses_service(
+        built, without_namespaces, tmp_path, listener):
+    with juno_kg_serve(built, tmp_path / "console.log", "--no-sandbox",
+                       wrapper=without_namespaces) as server:
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            ok = http.get("/sparql", params={"query": "ASK { ?s ?p ?o }"},
+                          headers={"Accept": "application/sparql-results+json"})
+            assert ok.status_code == 200 and ok.json()["boolean"] is True
+            refused = http.get("/sparql", params={
+                "query": f"SELECT * WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}"})
+            assert refused.status_code == 400
+        assert listener.connections == 0
+        assert "Traceback" not in server.console()
+
+
 # --------------------------------------------------------------------------- 2. memory
 
 def concat_bomb(steps: int) -> str:
