@@ -189,7 +189,9 @@ def _line_of_error(message: str) -> int | None:
 
 def _subject_lines(path: Path, graph: Graph) -> dict[URIRef, int | None]:
     """For each IRI subject of ``graph`` (parsed from ``path``), the first line naming it."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    first: dict[str, int] = {}  # the first word of each line (up to a space or tab) -> line
+    for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        first.setdefault(text.lstrip().split(" ", 1)[0].split("\t", 1)[0], i)
     prefixes = sorted(((str(ns), p) for p, ns in graph.namespaces() if p), key=lambda x: -len(x[0]))
     found: dict[URIRef, int | None] = {}
     for s in set(graph.subjects()):
@@ -199,14 +201,8 @@ def _subject_lines(path: Path, graph: Graph) -> dict[URIRef, int | None]:
         for ns, prefix in prefixes:
             if str(s).startswith(ns):
                 tokens.append(f"{prefix}:{str(s)[len(ns):]}")
-        number = None
-        for i, text in enumerate(lines, 1):
-            stripped = text.lstrip()
-            if any(stripped.startswith(t) and stripped[len(t):len(t) + 1] in (" ", "\t", "")
-                   for t in tokens):
-                number = i
-                break
-        found[s] = number
+        numbers = [first[t] for t in tokens if t in first]
+        found[s] = min(numbers) if numbers else None
     return found
 
 
