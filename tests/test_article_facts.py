@@ -59,6 +59,9 @@ FACTS = {
         'jk:concerns ?mp . ?love jk:agent ?r ; jk:concerns ?mp ; jk:precededBy ?play ; '
         'jk:eventType ?t . ?p jk:name "Elliot Page" . ?r jk:name "Jason Reitman" . '
         '?mp jk:name "The Moldy Peaches" . ?t skos:prefLabel "approval"@en',
+    "Page played the songs on Reitman's computer": '?play jk:agent ?p ; jk:concerns ?mp ; '
+        'jk:usedDevice ?pc . ?pc a jk:Device ; jk:ownedBy ?r . ?p jk:name "Elliot Page" . '
+        '?r jk:name "Jason Reitman" . ?mp jk:name "The Moldy Peaches"',
     "Reitman found Dawson's work beautiful": '?e jk:agent ?r ; jk:concerns ?k ; jk:eventType ?t ;'
         ' jk:precededBy ?sent . ?sent jk:agent ?k ; jk:resultedIn ?a . ?r jk:name '
         '"Jason Reitman" . ?k jk:name "Kimya Dawson" . ?t skos:prefLabel "approval"@en',
@@ -95,7 +98,8 @@ FACTS = {
         ' jk:recordingOf ?s . ?o jk:recordingOf ?s ; jk:byArtist ?mp . '
         '?m jk:name "Michael Cera" . ?p jk:name "Elliot Page" . ?mp jk:name "The Moldy Peaches"',
     "recorded on the last day of filming in Vancouver": '?c jk:recordedAt ?e . '
-        '?e jk:place ?v ; jk:phase ?ph . ?v jk:name "Vancouver"',
+        '?e jk:place ?st ; jk:phase ?ph . ?st jk:containedInPlace ?v . ?v jk:name "Vancouver" . '
+        '?ph skos:prefLabel "last day of filming"@en',
     "Dawson coached the duo in rehearsal": '?e jk:agent ?k ; jk:recipient ?m, ?p ; jk:phase ?ph .'
         ' ?k jk:name "Kimya Dawson" . ?m jk:name "Michael Cera" . ?p jk:name "Elliot Page"',
     "Dawson's remark": '?q jk:spokenBy ?k ; jk:quotedText ?t . ?k jk:name "Kimya Dawson" '
@@ -193,7 +197,8 @@ def test_every_claim_node_cites_the_article_section(sources):
     prov = URIRef("http://www.w3.org/ns/prov#wasDerivedFrom")
     ns = "https://w3id.org/juno-kg/ontology#"
     claims = ("ChartPosition", "ChartRun", "Certification", "Release", "ChartMilestone",
-              "ProductionEvent", "RecordingSession", "FilmRole", "Quotation", "Package")
+              "ProductionEvent", "RecordingSession", "FilmRole", "Quotation", "Package",
+              "Device")
     rdf_type = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     for cls in claims:
         nodes = set(graph.subjects(rdf_type, URIRef(ns + cls)))
@@ -221,3 +226,53 @@ def test_a_schema_org_only_query_finds_album_date_and_label(sources):
     assert rows, "schema.org view lacks the album, its release date or its label"
     assert str(rows[0].date) == "2008-01-08"
     assert "Rhino" in str(rows[0].labelName)
+
+
+#: The two circumstances the event descriptions once kept only in prose, as the standard
+#: view answers them: Page played the songs on a device Reitman owns (schema:instrument,
+#: schema:owns), and the cover was recorded in a place within Vancouver, its streets
+#: (schema:location, schema:containedInPlace).
+CIRCUMSTANCES = """
+PREFIX schema: <http://schema.org/>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+SELECT ?play ?device ?session ?street WHERE {
+  ?play schema:instrument ?device ; prov:used ?device ; prov:wasAssociatedWith ?page .
+  ?device a schema:IndividualProduct .
+  ?reitman schema:owns ?device ; schema:name "Jason Reitman" .
+  ?page schema:name "Elliot Page" .
+  ?session schema:location ?street ; schema:performer ?page, ?cera .
+  ?cera schema:name "Michael Cera" .
+  ?street schema:containedInPlace ?city ; schema:name ?streetName .
+  ?city schema:name "Vancouver" .
+  FILTER(CONTAINS(LCASE(?streetName), "streets"))
+}
+"""
+
+
+def test_the_computer_and_the_streets_are_triples_not_prose(sources):
+    """Both circumstances are facts in the article graph (the device with its owner and
+    provenance, the streets within Vancouver) and reach a schema.org/PROV-only user."""
+    from juno_kg.enrich import materialise
+
+    graph = sources.graph("article")
+    facts = f"""{PREFIXES}
+    SELECT ?device ?street WHERE {{
+      ?play jk:usedDevice ?device ; jk:agent ?page ; jk:recipient ?reitman ;
+            jk:concerns ?mp ; dcterms:source ?notes .
+      ?device a jk:Device ; jk:ownedBy ?reitman ; prov:wasDerivedFrom ?section ;
+              dcterms:source ?notes .
+      ?section jk:cites ?notes . ?notes a jk:LinerNotes .
+      ?page jk:name "Elliot Page" . ?reitman jk:name "Jason Reitman" .
+      ?mp jk:name "The Moldy Peaches" .
+      ?cover jk:recordedAt ?session ; jk:coverOf ?original .
+      ?session jk:place ?street ; jk:phase ?phase ; prov:wasDerivedFrom ?section .
+      FILTER NOT EXISTS {{ ?session dcterms:source ?anything }}
+      ?street a jk:Place ; jk:containedInPlace ?city .
+      ?city jk:name "Vancouver" . ?phase skos:prefLabel "last day of filming"@en .
+    }}"""
+    rows = list(graph.query(facts))
+    assert [(str(r.device).rsplit("/", 2)[-2:], str(r.street).rsplit("/", 2)[-2:])
+            for r in rows] == [(["device", "jason-reitman-computer"],
+                                ["place", "streets-of-vancouver"])]
+    view = materialise(sources)
+    assert len(list(view.query(CIRCUMSTANCES))) == 1, "the standard view lacks them"
