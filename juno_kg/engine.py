@@ -46,11 +46,18 @@ from typing import Any
 from .errors import JunoKGError
 from .guard import Query
 from .limits import Limits
-from .workers import SANDBOX_HINT, Reply, death_reply, decode_reply, sandbox_refusal, worker_main
+from .workers import Reply, death_reply, decode_reply, worker_main
 
 
 class SandboxUnavailable(JunoKGError):
     """The query workers could not be cut off from the network on this platform (exit 2)."""
+
+    @classmethod
+    def because(cls, problem: str) -> SandboxUnavailable:
+        return cls(f"query workers cannot be cut off from the network here ({problem}); the "
+                   "endpoint would let SERVICE make outgoing requests",
+                   hint="run on Linux with user or network namespaces enabled, or opt out "
+                        "explicitly (unsafe) with --no-sandbox (JUNO_KG_SANDBOX=0)")
 
 
 class _Channel(asyncio.Protocol):
@@ -180,7 +187,7 @@ class Engine:
             process.join(5)
             parent.close()
             if hello and hello[0] == "no-sandbox":
-                raise SandboxUnavailable(sandbox_refusal(hello[1]), hint=SANDBOX_HINT)
+                raise SandboxUnavailable.because(hello[1])
             raise RuntimeError(f"query worker did not start (loading {self.dump} within "
                                f"{self.limits.worker_memory} MB)")
         return process, parent

@@ -8,6 +8,7 @@ Byte-identical output for the same triples, whatever ``PYTHONHASHSEED`` is.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from importlib import resources
 
@@ -203,12 +204,19 @@ def expanded_jsonld(graph: Graph) -> list:
 #: IRIs pyld compacted: (active context, arguments) -> term, CURIE or IRI; shared by every
 #: processor of the process (a build compacts some 450 documents with one context).
 _COMPACTED: dict[tuple, str] = {}
-_CONTEXTS: dict[str, int] = {}  # an active context's content -> a small number
-_MAX_COMPACTED = 200_000
+_CONTEXTS: dict[str, int] = {}  # an active context's content -> a number never used before
+_NUMBERS = itertools.count()
+_MAX_COMPACTED, _MAX_CONTEXTS = 200_000, 64
 
 
 def _processor():
-    """A pyld processor that remembers the IRIs it compacted.
+    """A pyld processor that remembers the IRIs it compacted (:func:`_processor_class`)."""
+    return _processor_class()()
+
+
+@functools.cache
+def _processor_class() -> type:
+    """pyld's processor, remembering the IRIs it compacted.
 
     pyld looks for a term or CURIE for an IRI by scanning every term of the context, each
     time the IRI occurs: with our context (a term per property, sixty prefixes) that scan
@@ -228,7 +236,9 @@ def _processor():
             known = self._contexts.get(id(active_ctx))
             if known is None:  # the context is held, so that its id is not reused
                 content = repr({k: v for k, v in active_ctx.items() if k != "_uuid"})
-                known = (active_ctx, _CONTEXTS.setdefault(content, len(_CONTEXTS)))
+                if content not in _CONTEXTS and len(_CONTEXTS) >= _MAX_CONTEXTS:
+                    _CONTEXTS.clear()  # numbers are never reused: old keys just go unused
+                known = (active_ctx, _CONTEXTS.setdefault(content, next(_NUMBERS)))
                 self._contexts[id(active_ctx)] = known
             return known[1]
 
@@ -245,7 +255,7 @@ def _processor():
                 _COMPACTED[key] = answer
             return answer
 
-    return Processor()
+    return Processor
 
 
 @functools.cache

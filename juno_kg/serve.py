@@ -36,7 +36,7 @@ from .guard import Query, check_query, unescape  # noqa: F401 - part of this mod
 from .httpguard import Hardened, protocol_class
 from .limits import Limits, Refused
 from .negotiation import best_match, format_from_param, rdf_offers
-from .workers import HTML, SANDBOX_HINT, sandbox_problem, sandbox_refusal
+from .workers import HTML, sandbox_problem
 
 # Media types of the registry for static files (data/, dumps/) served by the app.
 for _fmt in formats.FORMATS:
@@ -264,7 +264,7 @@ def serve(dist: str | Path = "dist", host: str = DEFAULT_HOST, port: int = DEFAU
     app = create_app(dist, limits)
     problem = sandbox_problem() if limits.sandbox else None
     if problem:  # refused here, plainly, not by the first worker under uvicorn's lifespan
-        raise SandboxUnavailable(sandbox_refusal(problem), hint=SANDBOX_HINT)
+        raise SandboxUnavailable.because(problem)
     echo(f"juno-kg: serving {dist}/ at http://{host}:{port}/ "
          f"(SPARQL endpoint http://{host}:{port}/sparql)")
     raise_open_files_limit()

@@ -105,16 +105,6 @@ def isolate_network() -> str | None:
     return "unshare: " + "; ".join(failures)
 
 
-def sandbox_refusal(problem: str) -> str:
-    """What the server says when query workers cannot be cut off from the network."""
-    return (f"query workers cannot be cut off from the network here ({problem}); the "
-            "endpoint would let SERVICE make outgoing requests")
-
-
-SANDBOX_HINT = ("run on Linux with user or network namespaces enabled, or opt out explicitly "
-                "(unsafe) with --no-sandbox (JUNO_KG_SANDBOX=0)")
-
-
 def sandbox_problem() -> str | None:
     """Why a query worker could not be cut off from the network here, or None.
 

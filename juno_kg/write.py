@@ -114,13 +114,14 @@ def run_tasks(tasks: list[Callable[[], dict[str, bytes]]],
     return files
 
 
-def _union_dumps(sources: Sources, context: dict,
-                 writers: tuple[str, ...] | None = None) -> dict[str, bytes]:
-    """The whole dataset in every format (or those whose ``writer`` is in ``writers``)."""
+def _union_dumps(sources: Sources, context: dict, jsonld: bool | None = None,
+                 ) -> dict[str, bytes]:
+    """The whole dataset in every format; only in JSON-LD (``jsonld=True``), or in every
+    other format (``False``)."""
     union = union_graph(sources)
     files = {}
     for fmt in formats.FORMATS:
-        if writers is not None and fmt.writer not in writers:
+        if jsonld is not None and (fmt.writer == "jsonld") != jsonld:
             continue
         path = layout.dump_path(fmt)
         if fmt.quads:
@@ -162,10 +163,9 @@ def render(prepared: Prepared, jobs: int | None = None) -> dict[str, bytes]:
     model = Model(sources)
     # the longest first, so that the last to finish are short (the JSON-LD compaction of
     # the whole dataset is a third of the dumps' work)
-    others = tuple({fmt.writer for fmt in formats.FORMATS} - {"jsonld"})
-    tasks = [partial(_union_dumps, sources, context, ("jsonld",)),
+    tasks = [partial(_union_dumps, sources, context, jsonld=True),
              partial(_graph_dumps, sources, context),
-             partial(_union_dumps, sources, context, others),
+             partial(_union_dumps, sources, context, jsonld=False),
              partial(_framed_dump, sources, context),
              *site_tasks(model, context, void=_VOID_LATER, chunks=6)]
     files: dict[str, bytes] = {CONTEXT_FILE: jsonld_bytes(context)}
